@@ -1,0 +1,1 @@
+"""The grid runner: Sacred experiment, training loop, presets, executors, dataset generation, CLI."""

@@ -1,0 +1,32 @@
+"""`gapbench list`: what tasks, gaps, methods and presets exist."""
+
+from __future__ import annotations
+
+import envs
+from envs.gaps import gap_kinds
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("list", help="list the tasks, gaps, methods or presets")
+    parser.add_argument("what", choices=list(_LISTERS), help="what to list")
+    parser.set_defaults(handler=lambda args: _LISTERS[args.what]())
+
+
+def list_tasks() -> int:
+    for name in envs.task_names():
+        spec = envs.get_task(name)
+        print(f"{name:12s} {spec.gym_id:15s} obs {spec.obs_dim:3d}  act {spec.act_dim}  "
+              f"D4RL reference returns [{spec.ref_min_score:g}, {spec.ref_max_score:g}]")
+    return 0
+
+
+def list_gaps() -> int:
+    for cls in gap_kinds():
+        summary = cls.__doc__.strip().splitlines()[0].replace("``", "")
+        print(f"{cls.usage:44s} {summary}")
+    print(f"{'<gap>+<gap>':44s} several gaps at once, e.g. gravity:2.0+joint_noise:0.5")
+    print(f"the paper's Table 1 gaps: {', '.join(envs.PAPER_GAPS)}")
+    return 0
+
+
+_LISTERS = {"tasks": list_tasks, "gaps": list_gaps}

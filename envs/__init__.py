@@ -1,0 +1,20 @@
+"""Tasks, dynamics gaps and offline datasets. This layer imports nothing from the others."""
+
+from envs.datasets import Transitions, load_d4rl, save_d4rl
+from envs.discovery import D4RL_KINDS, GENERATED_KINDS, d4rl_dir, d4rl_path, gapbench_data_dir, generated_path
+from envs.gaps import PAPER_GAPS, Composite, Friction, Gap, Gravity, JointNoise, NoGap, VelocityOffset, parse_gap
+from envs.make import make_real, make_sim
+from envs.minari_adapter import load_minari
+from envs.measure import GapMeasure, measure_gap
+from envs.state import get_env_state, set_env_state
+from envs.tasks import TaskSpec, get_task, register_task, task_names
+from envs.d4rl_file import DatasetError
+from envs.datasets import DatasetSummary, check_d4rl
+
+__all__ = [
+    "D4RL_KINDS", "GENERATED_KINDS", "PAPER_GAPS", "Composite", "DatasetError", "DatasetSummary", "Friction", "Gap",
+    "GapMeasure", "Gravity", "JointNoise", "NoGap", "TaskSpec", "Transitions", "VelocityOffset",
+    "check_d4rl", "d4rl_dir", "d4rl_path", "gapbench_data_dir", "generated_path", "get_env_state", "get_task",
+    "load_d4rl", "load_minari", "make_real", "make_sim", "measure_gap", "parse_gap", "register_task",
+    "save_d4rl", "set_env_state", "task_names",
+]

@@ -1,0 +1,61 @@
+"""The task registry: one line per MuJoCo locomotion task.
+
+A task fixes the Gymnasium env the *real* world runs, its dimensions, and the D4RL reference
+returns that turn a return into a normalised score. Adding a task is one `register` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    gym_id: str
+    obs_dim: int
+    act_dim: int
+    ref_min_score: float  # D4RL's random-policy return (REF_MIN_SCORE)
+    ref_max_score: float  # D4RL's expert return (REF_MAX_SCORE)
+    x_velocity_obs_index: int  # where the torso's forward velocity sits in the observation
+    max_episode_steps: int = 1000
+    make_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def normalized_score(self, ret: float) -> float:
+        """D4RL's normalised score, on the 0-100 scale the papers report."""
+        return 100.0 * (ret - self.ref_min_score) / (self.ref_max_score - self.ref_min_score)
+
+
+_TASKS: dict[str, TaskSpec] = {}
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    if spec.name in _TASKS:
+        raise ValueError(f"task {spec.name!r} is already registered")
+    _TASKS[spec.name] = spec
+    return spec
+
+
+def get_task(name: str) -> TaskSpec:
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(_TASKS))}") from None
+
+
+def task_names() -> list[str]:
+    return list(_TASKS)
+
+
+# Observation = qpos without the root x position, then qvel, so the root x velocity is the first
+# qvel entry. Reference scores are D4RL's (d4rl/infos.py) for the v2 datasets.
+register_task(TaskSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0, 8))
+register_task(TaskSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3, 5))
+register_task(TaskSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, 8))
+# D4RL's ant-v2 observed contact forces (111 dims); Gymnasium v5 cannot reproduce that layout, so
+# the v5 ant leaves them out (27 dims) and D4RL ant files do not load for it.
+register_task(
+    TaskSpec("ant", "Ant-v5", 27, 8, -325.6, 3879.7, 13,
+             make_kwargs={"include_cfrc_ext_in_observation": False})
+)
