@@ -1,0 +1,36 @@
+"""Twin Q-functions as one network: member k's two critics are rows 2k and 2k+1 of each layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from algos.core.nets import MLP
+from algos.core.rng import PopulationRNG
+
+
+class TwinQ(nn.Module):
+    def __init__(self, members: int, obs_dim: int, act_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.members = members
+        self.net = MLP(members, (obs_dim + act_dim, *hidden, 1), copies=2)
+
+    def initialise(self, rng: PopulationRNG) -> None:
+        self.net.initialise(rng, last_layer_gain=1e-2)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """obs [K, N, obs_dim], action [K, N, act_dim] -> Q [K, 2, N]."""
+        x = torch.cat([obs, action], dim=-1)
+        k, n, d = x.shape
+        x = x.unsqueeze(1).expand(k, 2, n, d).reshape(2 * k, n, d)
+        return self.net(x).view(k, 2, n)
+
+    def min(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """min(Q1, Q2) [K, N]."""
+        return self(obs, action).min(dim=1).values
+
+
+@torch.no_grad()
+def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """target <- (1 - tau) target + tau online, in one fused call."""
+    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)

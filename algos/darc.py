@@ -1,0 +1,59 @@
+"""DARC (Eysenbach et al. 2021): SAC in the simulator with a dynamics-corrected reward.
+
+The classifiers learn real dataset transitions against simulated ones; each sim reward becomes
+
+    r~ = r + clamp(log P_real(s'|s,a) / P_sim(s'|s,a), -10, 10),
+
+so transitions the real world would not produce are penalised. Q and pi learn from sim data only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from algos.core.actor_critic import ActorCritic, ActorCriticConfig
+from algos.core.batch import Batch
+from algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from algos.registry import register
+
+
+@dataclass
+class DARCConfig(ActorCriticConfig, ClassifierConfig):
+    batch_size: int = 256  # simulated transitions per Q/policy step
+    backup_entropy: bool = True  # as the authors' DARC baseline (H2Oplus darc.py)
+    reward_correction_clip: float = 10.0
+
+
+class DARC(ActorCritic):
+    Config = DARCConfig
+
+    def __init__(self, config, spec):
+        super().__init__(config, spec)
+        self.gap = DomainClassifierTrainer(spec, config.hidden, config, self.rng)
+
+    def optimizers(self):
+        return {**super().optimizers(), "classifiers": self.gap.optimizer}
+
+    def batch_sizes(self):
+        c = self.config
+        return {"real": c.discriminator_batch_size, "sim": c.batch_size + c.discriminator_batch_size}
+
+    def corrected_reward(self, sim: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        clip = self.config.reward_correction_clip
+        correction = self.gap.log_ratio_real_over_sim(sim).clamp(-clip, clip)
+        return sim.rew + correction, correction
+
+    def update(self, real: Batch, sim: Batch):
+        c = self.config
+        sim_q, sim_d = sim.slice(0, c.batch_size), sim.slice(c.batch_size, len(sim))
+        metrics = self.gap.train_step(real, sim_d)
+        reward, correction = self.corrected_reward(sim_q)
+        metrics |= self.sac_update(sim_q, policy_states=sim_q.obs, reward=reward)
+        metrics["darc/reward_correction"] = correction.mean(-1)
+        return metrics
+
+
+register("darc", DARC, label="DARC", role="baseline",
+         summary="SAC in the simulator with the reward corrected by real-vs-sim domain classifiers")

@@ -1,0 +1,47 @@
+"""DARC+ (H2O paper, Sec. 6.2): DARC whose Q-function and policy also learn from the real data.
+
+Each Q step uses a mixed batch of real and simulated transitions; only the simulated rewards get
+DARC's correction, and the policy improves on the mixed states. It shows what naively combining
+offline and online learning under DARC does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from algos.core.batch import Batch
+from algos.darc import DARC, DARCConfig
+from algos.registry import register
+
+
+@dataclass
+class DARCPlusConfig(DARCConfig):
+    real_batch_size: int = 128
+    batch_size: int = 128  # simulated transitions per Q/policy step
+
+
+class DARCPlus(DARC):
+    Config = DARCPlusConfig
+
+    def batch_sizes(self):
+        c = self.config
+        return {"real": c.real_batch_size + c.discriminator_batch_size,
+                "sim": c.batch_size + c.discriminator_batch_size}
+
+    def update(self, real: Batch, sim: Batch):
+        c = self.config
+        real_q, real_d = real.slice(0, c.real_batch_size), real.slice(c.real_batch_size, len(real))
+        sim_q, sim_d = sim.slice(0, c.batch_size), sim.slice(c.batch_size, len(sim))
+        metrics = self.gap.train_step(real_d, sim_d)
+        sim_reward, correction = self.corrected_reward(sim_q)
+        mixed = Batch.cat(real_q, sim_q)
+        reward = torch.cat([real_q.rew, sim_reward], dim=1)  # the correction is for sim samples only
+        metrics |= self.sac_update(mixed, policy_states=mixed.obs, reward=reward)
+        metrics["darc/reward_correction"] = correction.mean(-1)
+        return metrics
+
+
+register("darc+", DARCPlus, label="DARC+", role="baseline",
+         summary="DARC whose Q-function and policy also learn from the real data (mixed batches)")
