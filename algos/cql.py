@@ -52,6 +52,7 @@ def cql_regulariser(q_data: torch.Tensor, q_uniform: torch.Tensor, q_current: to
 
 class CQL(ActorCritic):
     Config = CQLConfig
+    sources = frozenset({"real"})
 
     def batch_sizes(self):
         return {"real": self.config.batch_size}

@@ -28,6 +28,7 @@ class DARCConfig(ActorCriticConfig, ClassifierConfig):
 
 class DARC(ActorCritic):
     Config = DARCConfig
+    sources = frozenset({"real", "sim"})  # real data trains the classifiers only
 
     def __init__(self, config, spec):
         super().__init__(config, spec)

@@ -21,7 +21,6 @@ Deviations from the paper and from the authors' code are config fields, listed i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,6 +71,7 @@ def weighted_log_sum_exp(q: torch.Tensor, omega: torch.Tensor, temperature: floa
 
 class H2O(ActorCritic):
     Config = H2OConfig
+    sources = frozenset({"real", "sim"})
 
     def __init__(self, config: H2OConfig, spec):
         super().__init__(config, spec)
@@ -97,7 +97,8 @@ class H2O(ActorCritic):
             factor = np.diag(np.sqrt(padded_var) + 1e-3)
         else:
             raise ValueError(f"unknown next_state_noise {c.next_state_noise!r}")
-        return torch.as_tensor(c.next_state_noise_scale * factor, dtype=torch.float32)
+        # on the agent's device: ActorCritic's `self.to(device)` ran before this buffer existed
+        return torch.as_tensor(c.next_state_noise_scale * factor, dtype=torch.float32, device=spec.device)
 
     def optimizers(self):
         return {**super().optimizers(), "classifiers": self.gap.optimizer}
@@ -124,11 +125,11 @@ class H2O(ActorCritic):
         return self.gap.log_ratio_real_over_sim(sim).exp().clamp(*self.config.dynamics_ratio_clip)
 
     @torch.no_grad()
-    def u(self, sim: Batch) -> torch.Tensor:
+    def u(self, sim: Batch, rng: PopulationRNG | None = None) -> torch.Tensor:
         """u(s,a) = E_{s'~N(s'_sim, Sigma_D)} log P_sim(s'|s,a) / P_real(s'|s,a), per sim sample [K, B]."""
         k, b, obs_dim = sim.next_obs.shape
         n = self.config.n_next_state_samples
-        eps = self.next_state_rng.normal(b, n, obs_dim)
+        eps = (rng or self.next_state_rng).normal(b, n, obs_dim)
         s_next = sim.next_obs.unsqueeze(2) + eps @ self.next_state_noise_factor.T  # [K, B, N, obs]
         s = sim.obs.unsqueeze(2).expand(-1, -1, n, -1)
         a = sim.act.unsqueeze(2).expand(-1, -1, n, -1)
@@ -137,12 +138,12 @@ class H2O(ActorCritic):
         return log_sim_over_real.view(k, b, n).mean(-1).clamp(*self.config.u_clip)
 
     @torch.no_grad()
-    def omega(self, sim: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def omega(self, sim: Batch, rng: PopulationRNG | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(omega, u): omega = u / sum over the sim minibatch (Sec. 4.2); uniform under "-a"."""
         if not self.config.adaptive_omega:
             u = torch.ones_like(sim.rew)
         else:
-            u = self.u(sim)
+            u = self.u(sim, rng)
         return u / u.sum(-1, keepdim=True), u
 
     # ------------------------------------------------------------ Eq. 6 + Eq. 8 and the actor
@@ -194,9 +195,13 @@ class H2O(ActorCritic):
         return metrics | more
 
     @torch.no_grad()
-    def gap_snapshot(self, sim: Batch) -> dict[str, torch.Tensor]:
-        """u(s,a), omega and min Q on a sim batch: the data of the paper's Figure 3."""
-        omega, u = self.omega(sim) if self.config.value_regulariser else (torch.full_like(sim.rew, math.nan),) * 2
+    def gap_snapshot(self, sim: Batch, rng: PopulationRNG) -> dict[str, torch.Tensor]:
+        """u(s,a), omega and min Q on a sim batch: the data of the paper's Figure 3.
+
+        Its next-state samples come from the caller's stream, so taking a snapshot never changes
+        the training run's own random numbers.
+        """
+        omega, u = self.omega(sim, rng)
         return {"u": u, "omega": omega, "q": self.critic.min(sim.obs, sim.act)}
 
 

@@ -16,6 +16,7 @@ class SACConfig(ActorCriticConfig):
 
 class SAC(ActorCritic):
     Config = SACConfig
+    sources = frozenset({"sim"})
 
     def batch_sizes(self):
         return {"sim": self.config.batch_size}

@@ -49,12 +49,15 @@ class AgentSpec:
 class Agent(nn.Module):
     """A population of K agents (one per seed) behind one interface.
 
-    Subclasses set ``Config`` (a dataclass) and implement `batch_sizes`, `act` and `update`.
+    Subclasses set ``Config`` (a dataclass) and ``sources`` (which data the method learns from:
+    "sim" rollouts, the "real" dataset, or both) and implement `batch_sizes`, `act` and `update`.
     The training loop draws, per member, ``batch_sizes()[source]`` rows from each source and
-    calls ``update(real, sim)`` with a `Batch` for each source the method uses (else None).
+    calls ``update(real, sim)`` with a `Batch` for each source the method uses (else None). The
+    grid runner reads ``sources`` to skip the axes a method ignores.
     """
 
     Config: ClassVar[type]
+    sources: ClassVar[frozenset[Source]]
 
     def __init__(self, config: Any, spec: AgentSpec):
         super().__init__()
@@ -62,12 +65,8 @@ class Agent(nn.Module):
         self.rng = PopulationRNG(spec.seeds, "agent", spec.device)
 
     def batch_sizes(self) -> dict[Source, int]:
+        """Rows per member per update from each source in ``sources``."""
         raise NotImplementedError
-
-    @property
-    def sources(self) -> frozenset[Source]:
-        """Which data the method learns from: 'sim' rollouts, the 'real' dataset, or both."""
-        return frozenset(self.batch_sizes())
 
     def act(self, obs: torch.Tensor, deterministic: bool, rng: PopulationRNG | None = None) -> torch.Tensor:
         """Actions [K, N, act_dim] for observations [K, N, obs_dim]."""

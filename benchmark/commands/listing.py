@@ -29,4 +29,26 @@ def list_gaps() -> int:
     return 0
 
 
-_LISTERS = {"tasks": list_tasks, "gaps": list_gaps}
+def list_methods() -> int:
+    from algos import methods
+
+    for method in methods():
+        print(f"{method.name:12s} {method.label:12s} {method.summary}")
+    return 0
+
+
+def list_presets() -> int:
+    import os
+
+    from benchmark.presets import hours_text, presets
+
+    workers = os.cpu_count() or 1
+    for preset in presets().values():
+        hours, assumed = preset.estimate_hours(workers)
+        note = f" (no cost measured for {', '.join(assumed)}; assumed like H2O)" if assumed else ""
+        print(f"{preset.name:14s} {preset.runs():4d} runs, about {hours_text(hours)} on {workers} workers here"
+              f"{note}\n{'':14s} {preset.description}")
+    return 0
+
+
+_LISTERS = {"methods": list_methods, "presets": list_presets, "tasks": list_tasks, "gaps": list_gaps}

@@ -1,0 +1,59 @@
+"""`gapbench status`: what a results store holds for a grid: completed, failed, running, missing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from benchmark.commands.run import add_grid_arguments, grids_from_args
+from benchmark.grid import expand, identity
+from benchmark.runner import _locked, prepare_data
+from benchmark.store import scan
+from benchmark.worker import unit_lock_path
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("status", help="summarise a results store: completed, failed and missing runs",
+                            description="With a preset or grid: which of its runs are completed, failed (with "
+                            "the reasons), running or missing. Without: a count of every run in the store.")
+    add_grid_arguments(parser)
+    parser.set_defaults(handler=status)
+
+
+def status(args) -> int:
+    runs = scan(Path(args.results))
+    if args.preset is None and args.methods is None:
+        counts = Counter(r.status for r in runs)
+        print(f"{Path(args.results) / 'runs'}: {len(runs)} runs: "
+              + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        for run in runs:
+            if run.failure:
+                print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: {run.failure}")
+        return 0
+    grids = grids_from_args(args)
+    sources = prepare_data(grids, say=lambda text: None)
+    by_identity: dict[str, list] = {}
+    for run in runs:
+        by_identity.setdefault(run.identity, []).append(run)
+    totals = Counter()
+    for grid in grids:
+        for cell in expand(grid):
+            source = sources.get((cell.task, cell.dataset, cell.recipe))
+            key = identity(cell.config(source.config() if source else None))
+            cell_runs = by_identity.get(key, [])
+            for seed in grid.seeds:
+                mine = [r for r in cell_runs if seed in r.seeds]
+                if any(r.status == "COMPLETED" for r in mine):
+                    totals["completed"] += 1
+                    continue
+                if _locked(unit_lock_path(args.results, key, [seed])):
+                    state = "running"
+                elif any(r.status in ("FAILED", "INTERRUPTED") for r in mine):
+                    state = "failed"
+                else:
+                    state = "missing"
+                totals[state] += 1
+                reasons = [f"run {r.run_id}: {r.failure}" for r in mine if r.failure]
+                print(f"{state:8s} {cell.label} seed {seed}" + (f"  ({'; '.join(reasons)})" if reasons else ""))
+    print(", ".join(f"{totals[k]} {k}" for k in ("completed", "running", "failed", "missing")))
+    return 0

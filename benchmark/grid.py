@@ -1,0 +1,164 @@
+"""The grid: cells, their identity, deduplication over the axes a method ignores, and `--with`.
+
+A cell is one (method, task, dataset, gap) with its budget and config. Its Sacred config records
+the fully resolved method and training configs, and its identity is a hash of everything in that
+config that can change a result. Two runs with the same identity and seed are the same run, so a
+sweep skips seeds that already have a COMPLETED run, and SAC(sim), which ignores the dataset, or
+CQL(real), which ignores the gap, is trained once per value of the axes it does use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import envs
+from algos import get_method
+from benchmark.datasets import Recipe
+from benchmark.errors import UserError
+from benchmark.sacred_compat import get_config_updates
+from benchmark.train import TrainConfig, train_config
+
+# Fields that change what is logged or where, never a result.
+NOT_IDENTITY = {"train": {"device", "torch_threads", "checkpoint_every", "log_every"}}
+
+
+@dataclass(frozen=True)
+class Grid:
+    methods: tuple[str, ...]
+    tasks: tuple[str, ...]
+    datasets: tuple[str, ...]
+    gaps: tuple[str, ...]
+    seeds: tuple[int, ...]
+    steps: int
+    train: dict[str, Any] = field(default_factory=dict)
+    recipe: Recipe = Recipe()
+    # method -> config overrides that apply to it (from the preset and from --with)
+    algo: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    method: str
+    task: str
+    dataset: str | None  # None: the method learns nothing from the real data
+    gap: str | None  # None: the method never runs the simulator
+    steps: int
+    algo: dict[str, Any]  # the method's overrides; the resolved config is in `config()`
+    train: dict[str, Any]
+    recipe: Recipe
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.task} {self.dataset or '-'} {self.gap or '-'}"
+
+    def config(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The Sacred config of a run of this cell (seeds added by the caller)."""
+        method = get_method(self.method)
+        algo = dataclasses.asdict(method.config(self.algo))
+        train = dataclasses.asdict(train_config({**self.train, "steps": self.steps}))
+        config = {"method": self.method, "task": self.task, "dataset": self.dataset, "gap": self.gap,
+                  "steps": self.steps, "algo": algo, "train": train,
+                  "data": data or {"origin": None, "path": None, "recipe": None}}
+        return json.loads(json.dumps(config))  # plain JSON (tuples become lists), as Sacred stores it
+
+
+def identity(config: dict[str, Any]) -> str:
+    """A short hash of everything in a run's config that can change its results."""
+    keep = {k: config.get(k) for k in ("method", "task", "dataset", "gap", "steps", "algo")}
+    keep["train"] = {k: v for k, v in (config.get("train") or {}).items() if k not in NOT_IDENTITY["train"]}
+    data = config.get("data") or {}
+    keep["data"] = {"origin": data.get("origin"), "recipe": data.get("recipe")}
+    text = json.dumps(keep, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def expand(grid: Grid) -> list[Cell]:
+    """Every distinct cell of the grid, in a stable order; ignored axes collapse to None."""
+    cells: dict[tuple, Cell] = {}
+    for method_name in grid.methods:
+        method = get_method(method_name)
+        sources = method.agent.sources
+        for task in grid.tasks:
+            for dataset in grid.datasets if "real" in sources else (None,):
+                for gap in grid.gaps if "sim" in sources else (None,):
+                    key = (method_name, task, dataset, gap)
+                    cells.setdefault(key, Cell(method_name, task, dataset, gap, grid.steps,
+                                               dict(grid.algo.get(method_name, {})), dict(grid.train), grid.recipe))
+    return list(cells.values())
+
+
+# ---------------------------------------------------------------------- validation of user input
+
+def check_names(methods, tasks, datasets, gaps) -> list[str]:
+    """Validate names before anything runs; returns the canonical gap strings."""
+    for name in methods:
+        try:
+            get_method(name)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    for task in tasks:
+        try:
+            envs.get_task(task)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    for dataset in datasets:
+        if dataset not in envs.GENERATED_KINDS:
+            raise UserError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(envs.GENERATED_KINDS)}")
+    canonical = []
+    for gap in gaps:
+        try:
+            canonical.append(str(envs.parse_gap(gap)))
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    return canonical
+
+
+def parse_with(tokens: list[str], methods: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`--with key=value` tokens, parsed the way Sacred parses `with`, routed to their owners.
+
+    `train.KEY` sets a training field; `algo.KEY` every method that has KEY; `METHOD.KEY` one
+    method. A bare KEY is a training field if there is one of that name, else it goes to every
+    method of the grid that has it. A key nobody has is an error naming the valid ones.
+    """
+    updates, named = get_config_updates(tokens)
+    if named:
+        raise UserError(f"--with takes key=value pairs, got {', '.join(named)}")
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    method_fields = {m: {f.name for f in dataclasses.fields(get_method(m).agent.Config)} for m in methods}
+    train: dict[str, Any] = {}
+    algo: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for key, value in _flatten(updates):
+        scope, _, name = key.rpartition(".")
+        if scope == "train" or (not scope and name in train_fields):
+            if name not in train_fields:
+                raise UserError(f"--with {key}: no training field {name!r}; valid: {', '.join(sorted(train_fields))}")
+            train[name] = value
+            continue
+        targets = [m for m in methods if (scope in ("", "algo") or scope == m) and name in method_fields[m]]
+        if scope not in ("", "algo") and scope not in methods:
+            raise UserError(f"--with {key}: {scope!r} is not a method of this grid ({', '.join(methods)}) nor 'train'")
+        if not targets:
+            valid = sorted(train_fields | set().union(*method_fields.values()))
+            raise UserError(f"--with {key}: no method of this grid has a field {name!r}; valid keys: {', '.join(valid)}")
+        for m in targets:
+            algo[m][name] = value
+    try:  # type-check now, so a bad value fails before anything runs
+        train_config(train)
+        for m in methods:
+            get_method(m).config(algo[m])
+    except ValueError as err:
+        raise UserError(f"--with: {err}") from None
+    return train, {m: v for m, v in algo.items() if v}
+
+
+def _flatten(updates: dict[str, Any], prefix: str = ""):
+    """Sacred nests dotted keys (`train.eval_every=5` -> {'train': {'eval_every': 5}}); undo that."""
+    for key, value in updates.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

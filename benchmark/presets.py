@@ -1,0 +1,94 @@
+"""Named grids. A preset is one or more grids; the smoke preset is the README's main job."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from algos import get_method, methods
+from benchmark.datasets import Recipe
+from benchmark.grid import Grid, expand
+from envs import PAPER_GAPS
+
+TABLE1_METHODS = ("sac", "cql", "darc", "darc+", "h2o")
+ABLATIONS = ("h2o", "h2o-a", "h2o-dr", "h2o-a-dr", "h2o-reg", "h2o-reg-dr", "cql", "sac")
+PAPER_DATASETS = ("medium", "medium-replay", "medium-expert")
+FIVE_SEEDS = (0, 1, 2, 3, 4)
+FIGURE3_GAP = "velocity_offset:0.1"
+
+# Milliseconds per update, one thread per process on this 2-core machine (`gapbench perf`,
+# docs/performance.md). Used only for time estimates; a method not listed is assumed to cost
+# like H2O, and the estimate says so.
+MS_PER_UPDATE = {"sac": 11.0, "cql": 170.0, "darc": 22.0, "darc+": 27.0, "h2o": 31.0, "h2o-a": 28.0,
+                 "h2o-dr": 31.0, "h2o-a-dr": 28.0, "h2o-reg": 25.0, "h2o-reg-dr": 25.0, "bc": 3.0}
+SECONDS_PER_RUN = 6.0  # process start, env creation, evaluation
+SECONDS_PER_SIM_STEP = 1.2e-4
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    grids: tuple[Grid, ...]
+
+    def runs(self) -> int:
+        return sum(len(expand(g)) * len(g.seeds) for g in self.grids)
+
+    def estimate_hours(self, workers: int) -> tuple[float, list[str]]:
+        """Wall-clock hours on `workers` single-thread processes, and the assumptions it made."""
+        seconds, assumed = 0.0, []
+        for grid in self.grids:
+            for cell in expand(grid):
+                ms = MS_PER_UPDATE.get(cell.method)
+                if ms is None:
+                    ms = MS_PER_UPDATE["h2o"]
+                    assumed.append(cell.method)
+                sim = SECONDS_PER_SIM_STEP * cell.steps if "sim" in get_method(cell.method).agent.sources else 0.0
+                seconds += len(grid.seeds) * (cell.steps * ms / 1000 + sim + SECONDS_PER_RUN)
+        return seconds / 3600 / max(1, workers), sorted(set(assumed))
+
+
+def _paper(methods_, datasets, gaps, **train) -> Grid:
+    return Grid(tuple(methods_), ("halfcheetah",), tuple(datasets), tuple(gaps), FIVE_SEEDS, 1_000_000,
+                train=train, recipe=Recipe())
+
+
+# The smoke preset: every registered method, a tiny budget, tiny generated datasets, and enough
+# cells that Table 1 (two rows), Table 2, the learning curves and Figure 3 all have data.
+_SMOKE_TRAIN = {"sim_steps_per_epoch": 100, "updates_per_epoch": 100, "eval_every": 100, "eval_episodes": 2,
+                "final_eval_episodes": 3, "log_every": 50, "checkpoint_every": 200}
+_SMOKE_RECIPE = Recipe(size=4000, budget=2000, seed=0)
+
+
+def _smoke() -> tuple[Grid, ...]:
+    everything = tuple(m.name for m in methods())
+    main = Grid(everything, ("halfcheetah",), ("medium-replay",), ("gravity:2.0", "friction:0.3"), (0, 1), 300,
+                train=dict(_SMOKE_TRAIN), recipe=_SMOKE_RECIPE)
+    figure3 = Grid(("h2o",), ("halfcheetah",), ("medium-replay",), (FIGURE3_GAP,), (0,), 300,
+                   train={**_SMOKE_TRAIN, "figure3_snapshots": True, "figure3_every": 100, "figure3_batch": 256},
+                   recipe=_SMOKE_RECIPE)
+    return main, figure3
+
+
+def presets() -> dict[str, Preset]:
+    """Built on demand, so a method registered after import (a new baseline) joins the smoke grid."""
+    table1 = _paper(TABLE1_METHODS, PAPER_DATASETS, PAPER_GAPS)
+    table2 = _paper(ABLATIONS, ("medium-replay",), ("gravity:2.0",))
+    figure3 = Grid(("h2o",), ("halfcheetah",), ("medium-replay",), (FIGURE3_GAP,), (0,), 1_000_000,
+                   train={"figure3_snapshots": True, "figure3_every": 200_000})
+    return {p.name: p for p in (
+        Preset("paper-table1", "Table 1: 5 methods x 3 datasets x 3 gaps x 5 seeds x 1M updates", (table1,)),
+        Preset("paper-table2", "Table 2: H2O, its 5 ablations, CQL and SAC; medium-replay, gravity x2, 5 seeds",
+               (table2,)),
+        Preset("paper-figure3", f"Figure 3: H2O on {FIGURE3_GAP} saving u(s,a) and Q snapshots", (figure3,)),
+        Preset("smoke", "every method, 300 updates, tiny generated data: the whole pipeline in minutes",
+               _smoke()),
+    )}
+
+
+def hours_text(hours: float) -> str:
+    if hours < 1:
+        return f"{math.ceil(hours * 60)} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"

@@ -1,0 +1,154 @@
+"""A sweep: check the input, find or make the data, skip what is done, run the rest, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import envs
+from algos import get_method
+from benchmark import datasets
+from benchmark.errors import UserError
+from benchmark.executors import Unit, make_executor
+from benchmark.grid import Cell, Grid, expand, identity
+from benchmark.progress import SweepProgress
+from benchmark.store import completed_seeds, scan
+from benchmark.worker import unit_lock_path
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    results: Path
+    executor: str = "local"
+    workers: int = os.cpu_count() or 1
+    address: str | None = None
+    mongo: str | None = None
+    population: int | None = None  # seeds per process; None: 1 on a CPU, all of a cell's on a GPU
+
+
+@dataclass
+class Plan:
+    units: list[Unit]
+    total_runs: int  # seeds x cells in the grid
+    done_runs: int
+    running_elsewhere: list[str]
+    sources: list[datasets.DatasetSource]
+
+
+def prepare_data(grids: list[Grid], say=print) -> dict[tuple, datasets.DatasetSource]:
+    """Resolve (and if needed generate) every dataset the grids use, and validate each file."""
+    found: dict[tuple, datasets.DatasetSource] = {}
+    for grid in grids:
+        for cell in expand(grid):
+            if cell.dataset is None or (cell.task, cell.dataset, cell.recipe) in found:
+                continue
+            source = datasets.resolve(cell.task, cell.dataset, cell.recipe)
+            if source.origin == "generated" and not source.path.is_file():
+                say(f"dataset {cell.task} {cell.dataset}: no D4RL file in {envs.d4rl_dir()}, generating "
+                    f"with D4RL's recipe ({cell.recipe.tag}); this trains SAC for {cell.recipe.budget} updates")
+                datasets.ensure(source, progress=_generation_bar(cell))
+            envs.check_d4rl(source.path, cell.task)  # a corrupt file fails here, naming itself
+            say(f"dataset {source.describe()}")
+            found[(cell.task, cell.dataset, cell.recipe)] = source
+    return found
+
+
+def _generation_bar(cell: Cell):
+    from tqdm import tqdm
+
+    bar = tqdm(total=cell.recipe.budget, desc=f"generating {cell.task} data", unit="upd",
+               disable=not sys.stderr.isatty())
+
+    def update(step, total, last_return):
+        bar.n = step
+        if last_return is not None:
+            bar.set_postfix_str(f"eval return {last_return:.0f}", refresh=False)
+        bar.refresh()
+        if step >= total:
+            bar.close()
+    return update
+
+
+def plan(grids: list[Grid], options: SweepOptions, sources: dict[tuple, datasets.DatasetSource]) -> Plan:
+    done = completed_seeds(scan(options.results))
+    units, total, finished, elsewhere = [], 0, 0, []
+    seen: set[str] = set()
+    for grid in grids:
+        for cell in expand(grid):
+            source = sources.get((cell.task, cell.dataset, cell.recipe))
+            config = cell.config(source.config() if source else None)
+            key = identity(config)
+            if key in seen:  # the same cell reached from two grids of a preset
+                continue
+            seen.add(key)
+            total += len(grid.seeds)
+            missing = [s for s in grid.seeds if s not in done.get(key, set())]
+            finished += len(grid.seeds) - len(missing)
+            device = config["train"]["device"]
+            k = options.population or (len(missing) if device.startswith("cuda") else 1)
+            for i in range(0, len(missing), max(1, k)):
+                seeds = missing[i : i + max(1, k)]
+                if _locked(unit_lock_path(str(options.results), key, seeds)):
+                    elsewhere.append(f"{cell.label} seeds {seeds}")
+                    continue
+                payload = {"config": _sacred_updates(cell, seeds), "identity": key,
+                           "results": str(Path(options.results).resolve()), "mongo": options.mongo}
+                label = f"{cell.label} seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+                units.append(Unit(label, payload, cell.steps, seeds))
+    return Plan(units, total, finished, elsewhere, list(sources.values()))
+
+
+def _sacred_updates(cell: Cell, seeds: list[int]) -> dict:
+    return {"method": cell.method, "task": cell.task, "dataset": cell.dataset, "gap": cell.gap,
+            "seeds": list(seeds), "steps": cell.steps, "algo": dict(cell.algo), "train": dict(cell.train),
+            "recipe": dataclasses.asdict(cell.recipe)}
+
+
+def _locked(path: Path) -> bool:
+    """True while another live process holds this unit's lock."""
+    if not path.exists():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:
+    for grid in grids:
+        for name in grid.methods:
+            get_method(name)  # names were checked by the CLI; a library caller gets the same error
+    if options.executor not in ("local", "ray", "sequential"):
+        raise UserError(f"unknown executor {options.executor!r}; valid executors: local, ray, sequential")
+    sources = prepare_data(grids, say)
+    work = plan(grids, options, sources)
+    runs_dir = Path(options.results) / "runs"
+    if work.running_elsewhere:
+        say(f"{len(work.running_elsewhere)} unit(s) are being trained by another process right now; "
+            f"left to it: {'; '.join(work.running_elsewhere)}")
+    if not work.units:
+        if not work.running_elsewhere:
+            say(f"nothing to do: all {work.total_runs} runs of this sweep are COMPLETED in {runs_dir}")
+        return 0
+    say(f"{work.total_runs} runs in this sweep: {work.done_runs} already completed, "
+        f"{sum(len(u.seeds) for u in work.units)} to run in {len(work.units)} process(es) "
+        f"({options.executor} executor, {options.workers} worker(s)); results in {runs_dir}")
+    progress = SweepProgress(work.units, options.workers)
+    try:
+        make_executor(options.executor, options.workers, options.address, Path(options.results)).run(work.units, progress)
+    finally:
+        progress.close()
+    failed = [(u, o) for u, o in progress.outcomes if o["status"] not in ("COMPLETED", "SKIPPED")]
+    say(f"finished: {progress.done} completed, {len(failed)} failed, {progress.skipped} skipped")
+    for unit, outcome in failed:
+        say(f"  FAILED {unit.label}: {outcome.get('reason', outcome['status'])}")
+    if failed:
+        say("rerun the same command to retry the failed runs; finished ones are kept")
+    return 1 if failed else 0

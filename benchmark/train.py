@@ -1,0 +1,277 @@
+"""The training loop, written once for every method.
+
+One epoch, as in the paper and the authors' code: collect `sim_steps_per_epoch` simulator steps
+with the current policy, then make `updates_per_epoch` updates, each on a real batch from the
+dataset and a sim batch from the replay buffer, as the method's `batch_sizes()` asks. The policy
+is evaluated deterministically in the real env every `eval_every` updates, and the run ends with a
+final evaluation on more episodes. Everything a run depends on is checkpointed at epoch ends, so
+a killed run resumes to the result it would have had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+import envs
+from algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
+from benchmark.rollouts import Evaluator, SimCollector
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1_000_000  # gradient updates (the paper: 1000 epochs x 1000)
+    sim_steps_per_epoch: int = 1000
+    updates_per_epoch: int = 1000
+    sim_buffer_size: int = 0  # 0: keep every sim step of the run, as the authors' 10N buffer does
+    eval_every: int = 10_000  # updates; the authors evaluate every 10 epochs
+    eval_episodes: int = 5
+    final_eval_episodes: int = 20
+    eval_seed: int = 1_000_000  # episode i of every evaluation starts from reset(seed=eval_seed + i)
+    log_every: int = 1000  # updates between logged training metrics (means over the window)
+    checkpoint_every: int = 50_000  # updates; written at the first epoch end after each multiple
+    device: str = "cpu"
+    torch_threads: int = 1  # CPU threads of the run's process: 1 per process, as many processes as cores, is fastest
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocasts the updates (opt-in)
+    keep_timeout_transitions: bool = False  # True keeps time-limit rows of the real data, as the authors do
+    figure3_snapshots: bool = False  # save u(s,a), omega and Q on a sim batch (H2O family)
+    figure3_every: int = 100_000
+    figure3_batch: int = 1024
+
+
+class Recorder(Protocol):
+    def scalar(self, name: str, step: int, value: float) -> None: ...
+    def artifact(self, name: str, path: Path) -> None: ...
+    def progress(self, **fields: Any) -> None: ...
+
+
+class NullRecorder:
+    def scalar(self, name, step, value):
+        pass
+
+    def artifact(self, name, path):
+        pass
+
+    def progress(self, **fields):
+        pass
+
+
+class Diverged(RuntimeError):
+    """A loss or metric became NaN or infinite."""
+
+    def __init__(self, step: int, reason: str):
+        self.step, self.reason = step, reason
+        super().__init__(f"diverged at update {step}: {reason}")
+
+
+def real_rows(data: envs.Transitions, layout: Layout) -> np.ndarray:
+    return layout.pack(data.observations, data.actions, data.rewards, data.next_observations, data.terminals)
+
+
+class Training:
+    def __init__(self, method: Method, algo_overrides: dict[str, Any], cfg: TrainConfig, task: str,
+                 gap: envs.Gap | None, real_data: envs.Transitions | None, seeds: list[int],
+                 recorder: Recorder | None = None, checkpoint_path: Path | None = None,
+                 artifact_dir: Path | None = None):
+        self.method, self.cfg, self.task, self.seeds = method, cfg, envs.get_task(task), list(seeds)
+        self.recorder = recorder or NullRecorder()
+        self.checkpoint_path, self.artifact_dir = checkpoint_path, artifact_dir
+        spec = self.task
+        self.layout = Layout(spec.obs_dim, spec.act_dim)
+        stats = RealDataStats.of(real_data.observations) if real_data is not None else None
+        self.agent = method.make(AgentSpec(spec.obs_dim, spec.act_dim, self.seeds, cfg.device, stats), algo_overrides)
+        self.sizes = self.agent.batch_sizes()
+        self.real = FixedDataset(real_rows(real_data, self.layout), self.layout, cfg.device) if "real" in self.sizes else None
+        if "real" in self.sizes and real_data is None:
+            raise ValueError(f"{method.name} learns from the real dataset, but none was given")
+        self.collector = self.buffer = None
+        if "sim" in self.sizes:
+            epochs = math.ceil(cfg.steps / cfg.updates_per_epoch)
+            capacity = cfg.sim_buffer_size or max(1, epochs * cfg.sim_steps_per_epoch)
+            self.buffer = ReplayBuffer(len(self.seeds), capacity, self.layout, cfg.device)
+            self.collector = SimCollector(task, gap, self.seeds, self.layout, cfg.device)
+        self.batch_rng = PopulationRNG(self.seeds, "batches", cfg.device)
+        self.snapshot_rng = PopulationRNG(self.seeds, "figure3", cfg.device)
+        self.evaluator = Evaluator(task, len(self.seeds), cfg.eval_episodes, cfg.eval_seed, cfg.device)
+        self.step = 0
+        self.history: list[tuple[str, int, float]] = []  # everything logged, replayed on resume
+        self.snapshots: dict[str, dict[str, np.ndarray]] = {}
+        self.window: dict[str, torch.Tensor] = {}
+        self.window_count = 0
+        self.first_bad_step = torch.full((), -1, dtype=torch.long, device=cfg.device)
+
+    # ------------------------------------------------------------------ logging
+
+    def log(self, name: str, value: float) -> None:
+        self.history.append((name, self.step, float(value)))
+        self.recorder.scalar(name, self.step, float(value))
+
+    def log_per_seed(self, name: str, values) -> None:
+        for seed, value in zip(self.seeds, np.asarray(values, np.float64)):
+            self.log(f"{name}/seed{seed}", value)
+
+    def accumulate(self, metrics: dict[str, torch.Tensor]) -> None:
+        """Sum metrics over the logging window without a device sync; remember the first bad update."""
+        total = None
+        for name, value in metrics.items():
+            value = value.detach().float()
+            self.window[name] = self.window[name] + value if name in self.window else value.clone()
+            total = value.sum() if total is None else total + value.sum()
+        self.window_count += 1
+        if total is not None:
+            bad = ~torch.isfinite(total) & (self.first_bad_step < 0)
+            self.first_bad_step = torch.where(bad, torch.full_like(self.first_bad_step, self.step), self.first_bad_step)
+
+    def flush(self) -> None:
+        if not self.window_count:
+            return
+        first_bad = int(self.first_bad_step)
+        means = {name: (total / self.window_count).cpu().numpy() for name, total in self.window.items()}
+        if first_bad >= 0:
+            broken = sorted(n for n, v in means.items() if not np.isfinite(v).all())
+            raise Diverged(first_bad, f"non-finite {', '.join(broken) or 'loss'} at update {first_bad}")
+        for name, values in means.items():
+            self.log_per_seed(f"train/{name}", values)
+        self.window, self.window_count = {}, 0
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self) -> np.ndarray:
+        returns = self.evaluator.returns(self.agent).mean(axis=1)
+        self.log_per_seed("eval/return", returns)
+        self.log_per_seed("eval/normalized", [self.task.normalized_score(r) for r in returns])
+        self.recorder.progress(step=self.step, steps=self.cfg.steps, eval_return=float(returns.mean()))
+        return returns
+
+    def snapshot_gap(self) -> None:
+        """Figure 3 data: u(s,a), omega and Q on a sim batch, with the batch's x-velocity."""
+        if not (self.cfg.figure3_snapshots and self.buffer is not None and hasattr(self.agent, "gap_snapshot")):
+            return
+        batch = self.buffer.sample(self.snapshot_rng, self.cfg.figure3_batch)
+        values = self.agent.gap_snapshot(batch, rng=self.snapshot_rng)
+        arrays = {name: v.float().cpu().numpy() for name, v in values.items()}
+        arrays["x_velocity"] = batch.obs[..., self.task.x_velocity_obs_index].cpu().numpy()
+        arrays["seeds"], arrays["step"] = np.array(self.seeds), np.array(self.step)
+        name = f"figure3_step{self.step:09d}.npz"
+        self.snapshots[name] = arrays
+        self._write_artifact(name, arrays)
+
+    def _write_artifact(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        if self.artifact_dir is None:
+            return
+        self.artifact_dir.mkdir(parents=True, exist_ok=True)
+        path = self.artifact_dir / name
+        np.savez_compressed(path, **arrays)
+        self.recorder.artifact(name, path)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, on_epoch: Callable[[Training], None] | None = None) -> dict[str, Any]:
+        cfg = self.cfg
+        resumed = self.restore()
+        if not resumed:
+            self.evaluate()
+        next_checkpoint = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        autocast = (torch.autocast(torch.device(cfg.device).type, dtype=torch.bfloat16)
+                    if cfg.precision == "bf16" else contextlib.nullcontext())
+        while self.step < cfg.steps:
+            if self.collector is not None:
+                self.collector.collect(self.agent, self.buffer, cfg.sim_steps_per_epoch)
+            for _ in range(min(cfg.updates_per_epoch, cfg.steps - self.step)):
+                real = self.real.sample(self.batch_rng, self.sizes["real"]) if self.real is not None else None
+                sim = self.buffer.sample(self.batch_rng, self.sizes["sim"]) if self.buffer is not None else None
+                with autocast:
+                    metrics = self.agent.update(real, sim)
+                self.step += 1
+                self.accumulate(metrics)
+                if self.step % cfg.log_every == 0:
+                    self.flush()
+                    self.recorder.progress(step=self.step, steps=cfg.steps)
+                if self.step % cfg.eval_every == 0:
+                    self.evaluate()
+                if cfg.figure3_snapshots and self.step % cfg.figure3_every == 0:
+                    self.snapshot_gap()
+            if on_epoch is not None:
+                on_epoch(self)
+            if self.step >= next_checkpoint and self.step < cfg.steps:
+                self.save_checkpoint()
+                next_checkpoint = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        self.flush()
+        if self.step % cfg.eval_every:
+            self.evaluate()
+        return self.final_evaluation()
+
+    def final_evaluation(self) -> dict[str, Any]:
+        cfg = self.cfg
+        final = Evaluator(self.task.name, len(self.seeds), cfg.final_eval_episodes, cfg.eval_seed + 100_000,
+                          cfg.device).returns(self.agent)
+        returns = final.mean(axis=1)
+        normalized = [self.task.normalized_score(r) for r in returns]
+        self.log_per_seed("final/return", returns)
+        self.log_per_seed("final/normalized", normalized)
+        return {"seeds": self.seeds, "final_return": [float(r) for r in returns],
+                "final_normalized": [float(n) for n in normalized], "final_episodes": cfg.final_eval_episodes,
+                "steps": self.step}
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint_path is None:
+            return
+        state = {
+            "step": self.step,
+            "agent": self.agent.state_dict(),
+            "buffer": self.buffer.state_dict() if self.buffer is not None else None,
+            "collector": self.collector.state() if self.collector is not None else None,
+            "batch_rng": self.batch_rng.state(),
+            "snapshot_rng": self.snapshot_rng.state(),
+            "history": self.history,
+            "snapshots": self.snapshots,
+            "window": self.window,
+            "window_count": self.window_count,
+            "first_bad_step": self.first_bad_step,
+        }
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_name(self.checkpoint_path.name + ".part")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)  # a kill mid-write leaves the previous checkpoint whole
+        self.recorder.progress(step=self.step, steps=self.cfg.steps, checkpoint=True)
+
+    def restore(self) -> bool:
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return False
+        state = torch.load(self.checkpoint_path, map_location=self.cfg.device, weights_only=False)
+        self.agent.load_state_dict(state["agent"])
+        if self.buffer is not None:
+            self.buffer.load_state_dict(state["buffer"])
+            self.collector.set_state(state["collector"])
+        self.batch_rng.set_state(state["batch_rng"])
+        self.snapshot_rng.set_state(state["snapshot_rng"])
+        self.step, self.window, self.window_count = state["step"], state["window"], state["window_count"]
+        self.first_bad_step = state["first_bad_step"]
+        for name, step, value in state["history"]:  # the new run's logs start where the old ones did
+            self.history.append((name, step, value))
+            self.recorder.scalar(name, step, value)
+        for name, arrays in state["snapshots"].items():
+            self.snapshots[name] = arrays
+            self._write_artifact(name, arrays)
+        self.recorder.progress(step=self.step, steps=self.cfg.steps, resumed=True)
+        return True
+
+
+def train_config(overrides: dict[str, Any]) -> TrainConfig:
+    from algos.registry import make_config
+
+    return make_config(TrainConfig, overrides, "train")
+
+
+def train_config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return asdict(cfg)
