@@ -17,6 +17,7 @@ from typing import Any
 
 import envs
 from algos import get_method
+from algos import methods as all_methods
 from benchmark.datasets import Recipe
 from benchmark.errors import UserError
 from benchmark.sacred_compat import get_config_updates
@@ -121,8 +122,9 @@ def parse_with(tokens: list[str], methods: list[str]) -> tuple[dict[str, Any], d
     """`--with key=value` tokens, parsed the way Sacred parses `with`, routed to their owners.
 
     `train.KEY` sets a training field; `algo.KEY` every method that has KEY; `METHOD.KEY` one
-    method. A bare KEY is a training field if there is one of that name, else it goes to every
-    method of the grid that has it. A key nobody has is an error naming the valid ones.
+    method (a registered method outside this grid is allowed, and changes nothing). A bare KEY is a
+    training field if there is one of that name, else it goes to every method of the grid that has
+    it. A key nobody has is an error naming the valid ones.
     """
     updates, named = get_config_updates(tokens)
     if named:
@@ -138,9 +140,17 @@ def parse_with(tokens: list[str], methods: list[str]) -> tuple[dict[str, Any], d
                 raise UserError(f"--with {key}: no training field {name!r}; valid: {', '.join(sorted(train_fields))}")
             train[name] = value
             continue
-        targets = [m for m in methods if (scope in ("", "algo") or scope == m) and name in method_fields[m]]
         if scope not in ("", "algo") and scope not in methods:
-            raise UserError(f"--with {key}: {scope!r} is not a method of this grid ({', '.join(methods)}) nor 'train'")
+            try:
+                outside = get_method(scope)
+            except ValueError:
+                raise UserError(f"--with {key}: {scope!r} is neither a method nor 'train'; valid methods: "
+                                f"{', '.join(m.name for m in all_methods())}") from None
+            fields = {f.name for f in dataclasses.fields(outside.agent.Config)}
+            if name not in fields:
+                raise UserError(f"--with {key}: {scope} has no field {name!r}; valid: {', '.join(sorted(fields))}")
+            continue
+        targets = [m for m in methods if (scope in ("", "algo") or scope == m) and name in method_fields[m]]
         if not targets:
             valid = sorted(train_fields | set().union(*method_fields.values()))
             raise UserError(f"--with {key}: no method of this grid has a field {name!r}; valid keys: {', '.join(valid)}")

@@ -50,18 +50,18 @@ def prepare_data(grids: list[Grid], say=print) -> dict[tuple, datasets.DatasetSo
             if source.origin == "generated" and not source.path.is_file():
                 say(f"dataset {cell.task} {cell.dataset}: no D4RL file in {envs.d4rl_dir()}, generating "
                     f"with D4RL's recipe ({cell.recipe.tag}); this trains SAC for {cell.recipe.budget} updates")
-                datasets.ensure(source, progress=_generation_bar(cell))
+                datasets.ensure(source, progress=generation_progress(cell.task, cell.recipe.budget))
             envs.check_d4rl(source.path, cell.task)  # a corrupt file fails here, naming itself
             say(f"dataset {source.describe()}")
             found[(cell.task, cell.dataset, cell.recipe)] = source
     return found
 
 
-def _generation_bar(cell: Cell):
+def generation_progress(task: str, budget: int):
+    """A progress callback for dataset generation: a bar on a terminal, nothing elsewhere."""
     from tqdm import tqdm
 
-    bar = tqdm(total=cell.recipe.budget, desc=f"generating {cell.task} data", unit="upd",
-               disable=not sys.stderr.isatty())
+    bar = tqdm(total=budget, desc=f"generating {task} data", unit="upd", disable=not sys.stderr.isatty())
 
     def update(step, total, last_return):
         bar.n = step

@@ -21,6 +21,48 @@ def register(sub) -> None:
     check.add_argument("--task", default=None, help="task to check shapes against (default: the file's "
                        "metadata/task, else halfcheetah)")
     check.set_defaults(handler=run_check)
+    make = ds_sub.add_parser(
+        "make",
+        help="generate D4RL-style datasets with D4RL's recipe (SAC in the real env)",
+        description="Train SAC in the real env; 'medium' rolls out the policy early-stopped at a third of the "
+        "D4RL expert return, 'medium-replay' is the replay buffer up to then, 'expert' rolls out the final "
+        "policy, 'medium-expert' is both. All four are written to the cache ($GAPBENCH_DATA, default "
+        "~/.cache/gapbench) in D4RL format, with the recipe in their metadata.",
+    )
+    make.add_argument("--task", default="halfcheetah")
+    make.add_argument("--kind", default="medium", choices=envs.GENERATED_KINDS)
+    make.add_argument("--size", type=int, default=1_000_000, help="transitions per rollout dataset (default 1M)")
+    make.add_argument("--budget", type=int, default=1_000_000, help="SAC updates (default 1M)")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--force", action="store_true", help="regenerate even if the cache has these files")
+    make.set_defaults(handler=run_make)
+
+
+def run_make(args) -> int:
+    from benchmark import datasets
+    from benchmark.errors import UserError
+    from benchmark.runner import generation_progress
+
+    task = parse_task_arg(args.task)
+    if args.size < 1 or args.budget < 1:
+        raise UserError("--size and --budget must be positive")
+    recipe = datasets.Recipe(size=args.size, budget=args.budget, seed=args.seed)
+    path = envs.generated_path(task, args.kind, recipe.tag)
+    if path.is_file() and not args.force:
+        print(f"already generated: {path} (use --force to make it again)")
+    else:
+        print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag})")
+        paths = datasets.generate(task, recipe, progress=generation_progress(task, recipe.budget))
+        for kind, p in paths.items():
+            print(f"  {kind:14s} {p}")
+    summary = envs.check_d4rl(path, task)
+    meta = summary.metadata
+    print(f"{args.kind}: {summary.transitions} transitions, {summary.episodes} episodes, behaviour return "
+          f"{summary.return_mean:.1f} ± {summary.return_std:.1f} (normalised {summary.normalized_mean:.1f})")
+    if not meta.get("medium_target_reached", True):
+        print(f"note: the policy never reached the medium target return {meta['medium_target_return']:.0f} "
+              f"within {args.budget} updates, so 'medium' uses the final policy; raise --budget for D4RL-like data")
+    return 0
 
 
 def run_check(args) -> int:

@@ -1,0 +1,202 @@
+"""`gapbench run`, `status` and the Sacred experiment, end to end through the console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GAPBENCH, TINY_DATA, TINY_TRAIN, run_cli
+
+
+def stored_runs(results: Path) -> list[dict]:
+    runs = []
+    for folder in sorted((results / "runs").glob("[0-9]*")):
+        run = json.loads((folder / "run.json").read_text())
+        config = json.loads((folder / "config.json").read_text())
+        info, metrics = (json.loads(p.read_text()) if p.exists() else {}
+                         for p in (folder / "info.json", folder / "metrics.json"))  # a killed run may lack them
+        runs.append({"id": folder.name, "status": run["status"], "result": run.get("result"), "config": config,
+                     "info": info, "metrics": metrics})
+    return runs
+
+
+def cell_of(run: dict) -> tuple:
+    c = run["config"]
+    return c["method"], c["dataset"], c["gap"], tuple(c["seeds"])
+
+
+def sweep(results: Path, *args: str, check: bool = True, steps: int = 50):
+    return run_cli("run", "--datasets", "medium-replay", "--seeds", "0", "--steps", str(steps),
+                   "--results", str(results), *TINY_DATA, *TINY_TRAIN, *args, check=check)
+
+
+def test_grid_trains_each_cell_once_and_a_rerun_does_nothing(tmp_path):
+    results = tmp_path / "results"
+    proc = sweep(results, "--methods", "sac,cql,h2o", "--gaps", "gravity:2.0,friction:0.3")
+    assert "generated with D4RL's recipe" in proc.stdout or "generated with D4RL's recipe" in proc.stderr
+    runs = stored_runs(results)
+    assert all(r["status"] == "COMPLETED" for r in runs)
+    # SAC ignores the dataset, CQL the gap: 2 + 1 + 2 runs, not 2 + 2 + 2
+    assert sorted(cell_of(r) for r in runs) == sorted([
+        ("sac", None, "gravity:2.0", (0,)), ("sac", None, "friction:0.3", (0,)),
+        ("cql", "medium-replay", None, (0,)),
+        ("h2o", "medium-replay", "gravity:2.0", (0,)), ("h2o", "medium-replay", "friction:0.3", (0,))])
+    h2o = next(r for r in runs if r["config"]["method"] == "h2o")
+    assert h2o["config"]["algo"]["beta"] == 0.01 and h2o["config"]["data"]["origin"] == "generated"
+    assert h2o["info"]["method"]["label"] == "H2O"
+    assert h2o["metrics"]["eval/return/seed0"]["steps"] == [0, 50]
+    assert {"train/h2o/u_mean/seed0", "train/h2o/omega_std/seed0", "train/h2o/dynamics_ratio_mean/seed0",
+            "train/q/bellman_real/seed0", "train/alpha/value/seed0"} <= set(h2o["metrics"])
+    assert len(h2o["result"]["final_return"]) == 1
+    again = sweep(results, "--methods", "sac,cql,h2o", "--gaps", "gravity:2.0,friction:0.3")
+    assert "nothing to do: all 5 runs of this sweep are COMPLETED" in again.stdout
+    assert len(stored_runs(results)) == 5
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--methods", "h2o,dark"], "unknown method 'dark'; valid methods: "),
+    (["--methods", "h2o", "--gaps", "gravity:two"], "'two' is not a number"),
+    (["--methods", "h2o", "--datasets", "medium-expertt"], "unknown dataset 'medium-expertt'; valid datasets: medium"),
+    (["--preset", "paper-table3"], "unknown preset 'paper-table3'; valid presets: paper-table1"),
+    (["--methods", "h2o", "--with", "betta=0.1"], "no method of this grid has a field 'betta'; valid keys:"),
+    (["--methods", "h2o", "--with", "beta=[1,2]"], "'beta' must be a number"),
+    (["--methods", "sac", "--with", "h2oo.beta=0.1"], "'h2oo' is neither a method nor 'train'; valid methods:"),
+    (["--methods", "sac", "--with", "h2o.betta=0.1"], "h2o has no field 'betta'"),
+    (["--methods", "h2o", "--with", "precision=fp8"], "'precision' must be one of ['fp32', 'bf16']"),
+])
+def test_bad_input_fails_in_one_line_before_anything_runs(tmp_path, args, expected):
+    proc = run_cli("run", "--results", str(tmp_path / "results"), *args)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_corrupt_dataset_is_named_before_anything_runs(tmp_path):
+    d4rl = tmp_path / "d4rl"
+    d4rl.mkdir()
+    bad = d4rl / "halfcheetah_medium_replay-v2.hdf5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    proc = run_cli("run", "--methods", "h2o", "--datasets", "medium-replay", "--results", str(tmp_path / "r"),
+                   env={"D4RL_DATASET_DIR": str(d4rl)})
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1 and str(bad) in proc.stderr
+    assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_a_diverging_run_fails_with_its_reason_and_the_sweep_goes_on(tmp_path):
+    results = tmp_path / "results"
+    proc = sweep(results, "--methods", "sac,h2o", "--gaps", "gravity:2.0", "--with", "sac.qf_lr=1e30", check=False)
+    assert proc.returncode == 1
+    assert "FAILED   sac" in proc.stderr and "non-finite" in proc.stderr
+    runs = {r["config"]["method"]: r for r in stored_runs(results)}
+    assert runs["h2o"]["status"] == "COMPLETED"
+    assert runs["sac"]["status"] == "FAILED"
+    failure = runs["sac"]["info"]["failure"]
+    assert "non-finite" in failure["reason"] and 1 <= failure["step"] <= 50
+    status = run_cli("status", "--methods", "sac,h2o", "--datasets", "medium-replay", "--gaps", "gravity:2.0",
+                     "--seeds", "0", "--steps", "50", "--results", str(results), *TINY_DATA, *TINY_TRAIN,
+                     "--with", "sac.qf_lr=1e30", check=True)
+    assert "1 completed, 0 running, 1 failed, 0 missing" in status.stdout
+    assert "non-finite" in status.stdout
+
+
+def worker_pids(parent: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "benchmark.worker"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_sigkilled_worker_then_rerun_completes_every_cell_exactly_once(tmp_path):
+    results = tmp_path / "results"
+    args = ["run", "--methods", "h2o,sac", "--datasets", "medium-replay", "--gaps", "gravity:2.0",
+            "--seeds", "0,1", "--steps", "150", "--results", str(results), "--workers", "2", *TINY_DATA,
+            *TINY_TRAIN, "--with", "checkpoint_every=50"]
+    run_cli(*args[:1], "--methods", "h2o", "--datasets", "medium-replay", "--seeds", "0", "--steps", "150",
+            "--results", str(tmp_path / "reference"), *TINY_DATA, *TINY_TRAIN, "--with", "checkpoint_every=50",
+            check=True)
+    sweep_proc = subprocess.Popen([GAPBENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    victim = None
+    while victim is None and time.time() < deadline and sweep_proc.poll() is None:
+        if list((results / "checkpoints").glob("*.pt")):
+            pids = worker_pids(sweep_proc.pid)
+            if pids:
+                victim = pids[0]
+                os.kill(victim, signal.SIGKILL)
+        time.sleep(0.1)
+    out, err = sweep_proc.communicate(timeout=600)
+    assert victim is not None, err
+    assert sweep_proc.returncode == 1 and "killed by SIGKILL" in err
+    rerun = run_cli(*args, check=True)
+    assert "already completed" in rerun.stdout
+    runs = stored_runs(results)
+    completed = [cell_of(r) for r in runs if r["status"] == "COMPLETED"]
+    assert sorted(completed) == sorted([("h2o", "medium-replay", "gravity:2.0", (0,)),
+                                        ("h2o", "medium-replay", "gravity:2.0", (1,)),
+                                        ("sac", None, "gravity:2.0", (0,)), ("sac", None, "gravity:2.0", (1,))])
+    assert len(runs) == 5  # the killed run's folder stays, not COMPLETED
+    reference = stored_runs(tmp_path / "reference")[0]
+    again = next(r for r in runs if r["status"] == "COMPLETED" and cell_of(r) == cell_of(reference))
+    assert again["result"] == reference["result"]  # killed or not, the same result
+    assert again["metrics"]["eval/return/seed0"]["values"] == reference["metrics"]["eval/return/seed0"]["values"]
+
+
+def test_mongo_observer_stores_runs_and_metrics(tmp_path, mongo_url):
+    pymongo = pytest.importorskip("pymongo")
+    sweep(tmp_path / "results", "--methods", "sac", "--gaps", "gravity:2.0", "--mongo", f"{mongo_url}/gapbench_test")
+    client = pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
+    db = client["gapbench_test"]
+    run = db.runs.find_one({"config.method": "sac"})
+    assert run["status"] == "COMPLETED" and run["info"]["method"]["label"] == "SAC(sim)"
+    metric = db.metrics.find_one({"run_id": run["_id"], "name": "eval/return/seed0"})
+    assert metric["steps"] == [0, 50]
+    assert len(stored_runs(tmp_path / "results")) == 1  # FileStorage is still the source of truth
+
+
+def test_ray_executor_runs_the_same_cells(tmp_path):
+    pytest.importorskip("ray")
+    results = tmp_path / "results"
+    sweep(results, "--methods", "sac", "--gaps", "gravity:2.0,friction:0.3", "--executor", "ray", "--workers", "2")
+    runs = stored_runs(results)
+    assert sorted(cell_of(r) for r in runs) == [("sac", None, "friction:0.3", (0,)), ("sac", None, "gravity:2.0", (0,))]
+    assert all(r["status"] == "COMPLETED" for r in runs)
+
+
+def test_a_cell_runs_from_sacreds_own_command_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark.experiment", "with", "method=sac", "gap=joint_noise:0.5", "steps=50",
+         "seeds=[3]", "train.updates_per_epoch=50", "train.sim_steps_per_epoch=50", "train.eval_every=50",
+         "train.eval_episodes=1", "train.final_eval_episodes=1", "-F", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads((tmp_path / "runs" / "1" / "run.json").read_text())
+    config = json.loads((tmp_path / "runs" / "1" / "config.json").read_text())
+    assert run["status"] == "COMPLETED" and run["result"]["seeds"] == [3]
+    assert config["gap"] == "joint_noise:0.5" and config["dataset"] is None  # SAC ignores the dataset
+
+
+def test_datasets_make_writes_d4rl_files_with_their_recipe(tmp_path):
+    env = {"GAPBENCH_DATA": str(tmp_path / "cache")}
+    proc = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
+    assert "never reached the medium target return" in proc.stdout
+    files = sorted(p.name for p in (tmp_path / "cache" / "datasets").glob("*.hdf5"))
+    assert files == [f"halfcheetah-{k}-n1200-b200-s0.hdf5" for k in ("expert", "medium-expert", "medium-replay", "medium")]
+    check = run_cli("datasets", "check", str(tmp_path / "cache" / "datasets" / files[1]), check=True)
+    assert "rows 2400" in check.stdout and "metadata kind: medium-expert" in check.stdout
+    replay = run_cli("datasets", "check", str(tmp_path / "cache" / "datasets" / files[2]), check=True)
+    assert "rows 1000" in replay.stdout  # one epoch of 1000 sim steps before the budget ran out
+    again = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
+    assert "already generated" in again.stdout
+
+
+def test_list_presets_gives_sizes_and_time_estimates():
+    out = run_cli("list", "presets", check=True).stdout
+    assert "paper-table1    165 runs" in out and "paper-table2     40 runs" in out
+    assert "smoke" in out and "days" in out and "min" in out
