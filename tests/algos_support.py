@@ -16,10 +16,6 @@ import algos
 from algos import AgentSpec, Batch, Layout, RealDataStats
 from algos.core.nets import MLP
 
-# The networks here are tiny, and `pytest -n 2` already keeps every core busy: extra intra-op
-# threads would only contend (tox sets OMP_NUM_THREADS=1 for the same reason).
-torch.set_num_threads(1)
-
 OBS_DIM, ACT_DIM = 3, 2
 LAYOUT = Layout(OBS_DIM, ACT_DIM)
 METHOD_NAMES = [m.name for m in algos.methods()]

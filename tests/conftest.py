@@ -12,6 +12,13 @@ import pytest
 GAPBENCH = str(Path(sys.executable).with_name("gapbench"))
 
 
+def pytest_configure(config):
+    """`pytest -n 2` already keeps every core busy: extra intra-op threads would only contend."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600, check: bool = False):
     """Run the installed `gapbench` console script as a user would."""
     full_env = {**os.environ, **(env or {})}

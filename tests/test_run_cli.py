@@ -186,11 +186,12 @@ def test_datasets_make_writes_d4rl_files_with_their_recipe(tmp_path):
     env = {"GAPBENCH_DATA": str(tmp_path / "cache")}
     proc = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
     assert "never reached the medium target return" in proc.stdout
-    files = sorted(p.name for p in (tmp_path / "cache" / "datasets").glob("*.hdf5"))
-    assert files == [f"halfcheetah-{k}-n1200-b200-s0.hdf5" for k in ("expert", "medium-expert", "medium-replay", "medium")]
-    check = run_cli("datasets", "check", str(tmp_path / "cache" / "datasets" / files[1]), check=True)
+    folder = tmp_path / "cache" / "datasets"
+    kinds = ("expert", "medium-expert", "medium-replay", "medium")
+    assert sorted(p.name for p in folder.glob("*.hdf5")) == sorted(f"halfcheetah-{k}-n1200-b200-s0.hdf5" for k in kinds)
+    check = run_cli("datasets", "check", str(folder / "halfcheetah-medium-expert-n1200-b200-s0.hdf5"), check=True)
     assert "rows 2400" in check.stdout and "metadata kind: medium-expert" in check.stdout
-    replay = run_cli("datasets", "check", str(tmp_path / "cache" / "datasets" / files[2]), check=True)
+    replay = run_cli("datasets", "check", str(folder / "halfcheetah-medium-replay-n1200-b200-s0.hdf5"), check=True)
     assert "rows 1000" in replay.stdout  # one epoch of 1000 sim steps before the budget ran out
     again = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
     assert "already generated" in again.stdout
