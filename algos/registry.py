@@ -29,7 +29,7 @@ class Method:
 
     def config(self, overrides: Mapping[str, Any] | None = None):
         """The method's config: the class defaults, its registered overrides, then the user's."""
-        return make_config(self.agent.Config, {**self.overrides, **(overrides or {})}, self.name)
+        return make_config(self.agent.Config, {**self.overrides, **(overrides or {})}, f"method {self.name}")
 
     def make(self, spec: AgentSpec, overrides: Mapping[str, Any] | None = None) -> Agent:
         return self.agent(self.config(overrides), spec)
@@ -59,15 +59,18 @@ def methods() -> list[Method]:
     return list(_METHODS.values())
 
 
-def make_config(config_cls: type, overrides: Mapping[str, Any], method: str = ""):
-    """A config dataclass with overrides, checked: unknown fields and wrong types are errors."""
+def make_config(config_cls: type, overrides: Mapping[str, Any], owner: str):
+    """A config dataclass with overrides, checked: unknown fields and wrong types are errors.
+
+    ``owner`` names the config in error messages, e.g. "method h2o".
+    """
     hints = typing.get_type_hints(config_cls)
     names = [f.name for f in dataclasses.fields(config_cls)]
     values = {}
     for key, value in overrides.items():
         if key not in hints or key not in names:
-            raise ValueError(f"method {method}: no config field {key!r}; valid fields: {', '.join(names)}")
-        values[key] = _coerce(hints[key], value, f"method {method}: field {key!r}")
+            raise ValueError(f"{owner}: no config field {key!r}; valid fields: {', '.join(names)}")
+        values[key] = _coerce(hints[key], value, f"{owner}: field {key!r}")
     return config_cls(**values)
 
 
@@ -94,7 +97,7 @@ def _coerce(hint, value, where: str):
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{where} must be a list, got {value!r}")
         item = args[0] if args else Any
-        if len(args) == 2 and args[1] is Ellipsis or len(args) == 1:
+        if (len(args) == 2 and args[1] is Ellipsis) or len(args) == 1:
             return tuple(_coerce(item, v, where) for v in value)
         if len(value) != len(args):
             raise ValueError(f"{where} must have {len(args)} entries, got {value!r}")

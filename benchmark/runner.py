@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import os
 import sys
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from benchmark.executors import Unit, make_executor
 from benchmark.grid import Cell, Grid, expand, identity
 from benchmark.progress import SweepProgress
 from benchmark.store import completed_seeds, scan
-from benchmark.worker import unit_lock_path
+from benchmark.worker import unit_running
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def plan(grids: list[Grid], options: SweepOptions, sources: dict[tuple, datasets
             k = options.population or (len(missing) if device.startswith("cuda") else 1)
             for i in range(0, len(missing), max(1, k)):
                 seeds = missing[i : i + max(1, k)]
-                if _locked(unit_lock_path(str(options.results), key, seeds)):
+                if unit_running(options.results, key, seeds):
                     elsewhere.append(f"{cell.label} seeds {seeds}")
                     continue
                 payload = {"config": _sacred_updates(cell, seeds), "identity": key,
@@ -106,19 +105,6 @@ def _sacred_updates(cell: Cell, seeds: list[int]) -> dict:
     return {"method": cell.method, "task": cell.task, "dataset": cell.dataset, "gap": cell.gap,
             "seeds": list(seeds), "steps": cell.steps, "algo": dict(cell.algo), "train": dict(cell.train),
             "recipe": dataclasses.asdict(cell.recipe)}
-
-
-def _locked(path: Path) -> bool:
-    """True while another live process holds this unit's lock."""
-    if not path.exists():
-        return False
-    with open(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
 
 
 def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:

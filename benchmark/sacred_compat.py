@@ -9,4 +9,4 @@ with warnings.catch_warnings():
     from sacred.observers import FileStorageObserver, MongoObserver
     from sacred.utils import apply_backspaces_and_linefeeds
 
-__all__ = ["Experiment", "get_config_updates", "FileStorageObserver", "MongoObserver", "apply_backspaces_and_linefeeds"]
+__all__ = ["Experiment", "FileStorageObserver", "MongoObserver", "apply_backspaces_and_linefeeds", "get_config_updates"]

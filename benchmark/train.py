@@ -14,7 +14,7 @@ import contextlib
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -23,6 +23,7 @@ import torch
 
 import envs
 from algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
+from algos.registry import make_config
 from benchmark.rollouts import Evaluator, SimCollector
 
 
@@ -268,10 +269,5 @@ class Training:
 
 
 def train_config(overrides: dict[str, Any]) -> TrainConfig:
-    from algos.registry import make_config
-
-    return make_config(TrainConfig, overrides, "train")
-
-
-def train_config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return asdict(cfg)
+    """A checked TrainConfig: unknown fields and wrong types are errors."""
+    return make_config(TrainConfig, overrides, "training config")

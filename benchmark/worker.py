@@ -18,8 +18,22 @@ from pathlib import Path
 from typing import Any
 
 
-def unit_lock_path(results: str, key: str, seeds: list[int]) -> Path:
+def unit_lock_path(results: str | Path, key: str, seeds: list[int]) -> Path:
     return Path(results) / "locks" / f"{key}-seeds{'_'.join(str(s) for s in seeds)}.lock"
+
+
+def unit_running(results: str | Path, key: str, seeds: list[int]) -> bool:
+    """True while a live process holds this unit's lock (a dead one's lock is released)."""
+    path = unit_lock_path(results, key, seeds)
+    if not path.exists():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def run_unit(unit: dict[str, Any], progress: Callable[[dict], None] | None = None,

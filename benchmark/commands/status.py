@@ -7,9 +7,9 @@ from pathlib import Path
 
 from benchmark.commands.run import add_grid_arguments, grids_from_args
 from benchmark.grid import expand, identity
-from benchmark.runner import _locked, prepare_data
+from benchmark.runner import prepare_data
 from benchmark.store import scan
-from benchmark.worker import unit_lock_path
+from benchmark.worker import unit_running
 
 
 def register(sub) -> None:
@@ -23,7 +23,9 @@ def register(sub) -> None:
 def status(args) -> int:
     runs = scan(Path(args.results))
     if args.preset is None and args.methods is None:
-        counts = Counter(r.status for r in runs)
+        # A RUNNING run whose process is gone (killed, machine rebooted) will never finish itself.
+        counts = Counter(r.status if r.status != "RUNNING" or unit_running(args.results, r.identity, list(r.seeds))
+                         else "RUNNING but its process is gone" for r in runs)
         print(f"{Path(args.results) / 'runs'}: {len(runs)} runs: "
               + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
         for run in runs:
@@ -46,7 +48,7 @@ def status(args) -> int:
                 if any(r.status == "COMPLETED" for r in mine):
                     totals["completed"] += 1
                     continue
-                if _locked(unit_lock_path(args.results, key, [seed])):
+                if unit_running(args.results, key, [seed]):
                     state = "running"
                 elif any(r.status in ("FAILED", "INTERRUPTED") for r in mine):
                     state = "failed"
