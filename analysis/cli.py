@@ -1,5 +1,180 @@
-"""`gapbench tables` and `gapbench plots`, registered through the `gapbench.commands` entry point."""
+"""`gapbench tables` and `gapbench plots`, registered through the `gapbench.commands` entry point.
+
+Both read only the results store. What the store could not give (broken folders, duplicates,
+failed runs) is printed as `gapbench: warning: ...` lines on stderr as it is found; an error the
+user can fix is one `gapbench: error: ...` line and exit status 2, like the other subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from analysis.errors import AnalysisError, StoreWarning
+from analysis.layout import TABLE2_CELL
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def register(sub) -> None:
-    """Filled in by the tables-and-plots issue."""
+    tables = sub.add_parser("tables", help="write Table 1 and Table 2 (Markdown, LaTeX, CSV) from a results store",
+                            description="Rebuild the paper's Table 1 (methods x dataset x gap) and Table 2 (the H2O "
+                            "ablations) from the COMPLETED runs of a results store: mean ± std over seeds of the "
+                            "final score, the best in bold. Prints the Markdown and writes md, tex and csv files.")
+    _store_arguments(tables, "tables")
+    tables.add_argument("--format", default="md,tex,csv", help="comma-separated: md, tex, csv (default: all)")
+    tables.add_argument("--metric", default="return", choices=["return", "normalized"],
+                        help="the final real-env return as in the paper (default), or the D4RL-normalised score")
+    tables.add_argument("--expect-seeds", type=int, metavar="N",
+                        help="seeds a cell should have; fewer are marked † (default: the most any cell has)")
+    tables.set_defaults(handler=_reporting(tables_command))
+
+    plots = sub.add_parser("plots", help="draw learning curves, ablation bars, Figure 3 and aggregate statistics",
+                           description="Draw, as PNG and PDF: learning curves per dataset x gap, Table 2 as bars, "
+                           "the paper's Figure 3 from H2O's u(s,a)/Q snapshots, and rliable's aggregate statistics "
+                           "(IQM, mean, median, optimality gap, performance profile, probability of improvement; "
+                           "needs the `stats` extra), whose numbers are also written as aggregate.md and .csv.")
+    _store_arguments(plots, "plots")
+    plots.add_argument("--reps", type=int, default=2000, help="bootstrap resamples for rliable's CIs (default 2000)")
+    plots.set_defaults(handler=_reporting(plots_command))
+
+
+def tables_command(args: argparse.Namespace) -> int:
+    from analysis.render import markdown, parse_formats, write
+    from analysis.runs import final_scores, load_runs
+    from analysis.tables import table1, table2
+
+    formats = parse_formats(args.format)
+    if args.expect_seeds is not None and args.expect_seeds < 1:
+        raise AnalysisError(f"--expect-seeds must be positive, got {args.expect_seeds}")
+    final = final_scores(load_runs(args.results))
+    _require_scores(final, args.results)
+    out = _out(args, "tables")
+    written = []
+    built = [table1(final, args.metric, args.expect_seeds),
+             table2(final, args.metric, args.expect_seeds, args.table2_task, args.table2_dataset, args.table2_gap)]
+    for table in built:
+        if table is not None:
+            print(markdown(table))
+            written += write(table, out, formats)
+    if built[0] is None:
+        _note("no Table 1: the store has no COMPLETED run of a baseline or extra method")
+    if built[1] is None:
+        _note("no Table 2: the store has no COMPLETED run of an H2O ablation (gapbench run --preset paper-table2)")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def plots_command(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, on any machine, headless included
+
+    from analysis.layout import method_colors, methods_table, table1_methods
+    from analysis.plots import (
+        ablation_figure,
+        figure3_cells,
+        figure3_figure,
+        figure3_stem,
+        learning_curves_figure,
+        save,
+        style,
+    )
+    from analysis.runs import final_scores, load_runs
+    from analysis.snapshots import load_snapshots
+    from analysis.stats import aggregate, aggregate_figure, improvement_figure, profile_figure, write_numbers
+    from analysis.store import open_store
+    from analysis.tables import ablation_task
+
+    if args.reps < 1:
+        raise AnalysisError(f"--reps must be positive, got {args.reps}")
+    store = open_store(args.results)
+    frame = load_runs(store)
+    final = final_scores(frame)
+    _require_scores(final, args.results)
+    colors = method_colors(methods_table(final))
+    out = _out(args, "plots")
+    written = []
+    with style():
+        if table1_methods(methods_table(final)):
+            written += save(learning_curves_figure(frame, colors), out, "learning_curves")
+        else:
+            _note("no learning curves: the store has no COMPLETED run of a baseline or extra method")
+        if (final["role"] == "ablation").any():
+            written += save(ablation_figure(final, colors, ablation_task(final, args.table2_task),
+                                            args.table2_dataset, args.table2_gap), out, "ablations")
+        else:
+            _note("no ablation bars: the store has no COMPLETED run of an H2O ablation")
+        snapshots = load_snapshots(store, frame)
+        for cell in figure3_cells(snapshots):
+            written += save(figure3_figure(snapshots, cell), out, figure3_stem(cell))
+        if snapshots.empty:
+            _note("no Figure 3: no COMPLETED run saved u(s,a) snapshots (gapbench run --preset paper-figure3)")
+        try:
+            result = aggregate(final, args.reps)
+        except AnalysisError as err:
+            print(f"gapbench: warning: aggregate statistics skipped: {err}", file=sys.stderr)
+        else:
+            written += save(aggregate_figure(result, colors), out, "aggregate")
+            written += save(profile_figure(result, colors), out, "performance_profile")
+            if result.improvement:
+                written += save(improvement_figure(result, colors), out, "probability_of_improvement")
+            written += write_numbers(result, out)
+            for note in result.notes:
+                _note(f"aggregate statistics: {note}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _store_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--results", default="results",
+                        help="the results store: a folder holding runs/, or mongodb://HOST:PORT/DB (default: results)")
+    parser.add_argument("--out", help=f"where to write (default: <results>/{what}, or ./{what} for a MongoDB store)")
+    parser.add_argument("--table2-task", help="Table 2's task (default: the store's only task, or halfcheetah)")
+    parser.add_argument("--table2-dataset", default=TABLE2_CELL[0],
+                        help=f"Table 2's dataset (default: {TABLE2_CELL[0]}, as in the paper)")
+    parser.add_argument("--table2-gap", default=TABLE2_CELL[1],
+                        help=f"Table 2's dynamics gap (default: {TABLE2_CELL[1]}, as in the paper)")
+
+
+def _reporting(handler: Handler) -> Handler:
+    """Store warnings become `gapbench: warning:` lines, AnalysisError a `gapbench: error:` line and exit 2."""
+    def run(args: argparse.Namespace) -> int:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", StoreWarning)
+            show = warnings.showwarning
+
+            def print_store_warning(message, category, *rest):
+                if issubclass(category, StoreWarning):
+                    print(f"gapbench: warning: {message}", file=sys.stderr)
+                else:
+                    show(message, category, *rest)
+
+            warnings.showwarning = print_store_warning
+            try:
+                return handler(args)
+            except AnalysisError as err:
+                print(f"gapbench: error: {err}", file=sys.stderr)
+                return 2
+    return run
+
+
+def _out(args: argparse.Namespace, what: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    if str(args.results).startswith("mongodb"):
+        return Path(what)
+    return Path(args.results) / what
+
+
+def _require_scores(final, results: str) -> None:
+    if final.empty:
+        raise AnalysisError(f"no COMPLETED runs in {results}; run `gapbench run` first (`gapbench status` "
+                            "lists what the store holds)")
+
+
+def _note(text: str) -> None:
+    print(f"gapbench: note: {text}", file=sys.stderr)

@@ -1,0 +1,192 @@
+"""The two places `gapbench run` leaves its Sacred runs: FileStorage folders and a MongoDB.
+
+Both are read into the same `RunRecord`s, so everything downstream is backend-agnostic. A run
+that cannot be read (unreadable JSON, a missing file, a result of the wrong shape) is skipped
+with a `StoreWarning` naming it, because one bad folder in a copied store must not hide the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from analysis.errors import AnalysisError, StoreWarning
+
+# Files a FileStorage run folder must have; a COMPLETED run also needs its metrics and info.
+REQUIRED = ("config.json", "run.json")
+REQUIRED_COMPLETED = ("metrics.json", "info.json")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One Sacred run as stored, whatever the backend."""
+
+    run_id: str
+    status: str  # COMPLETED, FAILED, RUNNING, INTERRUPTED, ...
+    config: dict[str, Any]
+    info: dict[str, Any]
+    result: dict[str, Any] | None
+    start_time: datetime | None
+    heartbeat: datetime | None
+    metrics: dict[str, dict[str, list]]  # name -> {"steps": [...], "values": [...]} (Mongo: eval/ only)
+    artifacts: tuple[str, ...]
+    fail_trace: tuple[str, ...]
+    where: str  # for messages: the folder, or the database and id
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(s) for s in self.config.get("seeds") or []]
+
+    @property
+    def cell(self) -> tuple[str, str, str | None, str | None]:
+        """(method, task, dataset, gap); None marks an axis the method ignores."""
+        c = self.config
+        return c["method"], c["task"], c.get("dataset"), c.get("gap")
+
+
+@dataclass(frozen=True)
+class Store:
+    """The readable runs of one store, and a way to fetch their artifacts (Figure 3's npz files)."""
+
+    location: str
+    records: tuple[RunRecord, ...]
+    read_artifact: Callable[[RunRecord, str], bytes]
+
+
+def open_store(source: str | Path) -> Store:
+    """A results folder (holding `runs/`, or the `runs/` folder itself) or a `mongodb://HOST:PORT/DB` URL."""
+    text = str(source)
+    if text.startswith(("mongodb://", "mongodb+srv://")):
+        return _open_mongo(text)
+    return _open_folder(Path(text))
+
+
+def sort_key(run_id: str) -> tuple:
+    """Numeric ids in numeric order (Sacred's ids are 1, 2, ..., 10), anything else after."""
+    return (0, int(run_id), "") if run_id.isdigit() else (1, 0, run_id)
+
+
+# ---------------------------------------------------------------------------- FileStorage
+
+
+def _open_folder(path: Path) -> Store:
+    runs = path / "runs" if (path / "runs").is_dir() else path
+    if not runs.is_dir():
+        raise AnalysisError(f"no results store at {path}: expected {path / 'runs'}/ as written by `gapbench run`")
+    records = []
+    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("_")),
+                         key=lambda p: sort_key(p.name)):
+        try:
+            records.append(_read_folder(folder))
+        except _Broken as err:
+            warnings.warn(f"skipping run folder {folder}: {err}", StoreWarning, stacklevel=2)
+    return Store(str(runs), tuple(records), lambda record, name: (runs / record.run_id / name).read_bytes())
+
+
+class _Broken(Exception):
+    """A run that cannot be used; the message says which file and why."""
+
+
+def _read_folder(folder: Path) -> RunRecord:
+    docs = {name: _read_json(folder / name) for name in REQUIRED}
+    run = docs["run.json"]
+    status = str(run.get("status", "UNKNOWN"))
+    for name in REQUIRED_COMPLETED:  # an unfinished run may not have written them yet
+        docs[name] = _read_json(folder / name) if status == "COMPLETED" or (folder / name).exists() else {}
+    return _record(folder.name, status, docs["config.json"], docs["info.json"], run, docs["metrics.json"],
+                   [a for a in run.get("artifacts") or [] if isinstance(a, str)], str(folder))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise _Broken(f"{path.name} is missing") from None
+    except (OSError, ValueError) as err:
+        raise _Broken(f"{path.name} is unreadable ({type(err).__name__}: {err})") from None
+    if not isinstance(doc, dict):
+        raise _Broken(f"{path.name} holds a {type(doc).__name__}, not an object")
+    return doc
+
+
+# ---------------------------------------------------------------------------- MongoDB
+
+
+def _open_mongo(url: str) -> Store:
+    try:
+        import gridfs
+        import pymongo
+    except ImportError:
+        raise AnalysisError("reading a MongoDB store needs pymongo: pip install 'gapbench[mongo]'") from None
+    db_name = urlparse(url).path.lstrip("/") or "sacred"  # the same default as `gapbench run --mongo`
+    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=10_000)
+    try:
+        db = client[db_name]
+        metrics: dict[Any, dict[str, dict]] = {}
+        # Only the evaluations: a long run's training metrics would be most of the bytes.
+        for doc in db.metrics.find({"name": {"$regex": "^eval/"}}, {"run_id": 1, "name": 1, "steps": 1, "values": 1}):
+            metrics.setdefault(doc["run_id"], {})[doc["name"]] = {"steps": doc["steps"], "values": doc["values"]}
+        records, file_ids = [], {}
+        for doc in sorted(db.runs.find(), key=lambda d: sort_key(str(d["_id"]))):
+            where = f"{url} run {doc['_id']}"
+            artifacts = [a for a in doc.get("artifacts") or [] if isinstance(a, dict) and "name" in a]
+            file_ids[str(doc["_id"])] = {a["name"]: a["file_id"] for a in artifacts}
+            try:
+                records.append(_record(str(doc["_id"]), str(doc.get("status", "UNKNOWN")), doc.get("config"),
+                                       doc.get("info") or {}, doc, metrics.get(doc["_id"], {}),
+                                       [a["name"] for a in artifacts], where))
+            except _Broken as err:
+                warnings.warn(f"skipping run {doc['_id']} of {url}: {err}", StoreWarning, stacklevel=2)
+    except pymongo.errors.PyMongoError as err:
+        raise AnalysisError(f"cannot read MongoDB store {url}: {str(err).splitlines()[0]}") from None
+    fs = gridfs.GridFS(db)
+
+    def read_artifact(record: RunRecord, name: str) -> bytes:
+        return fs.get(file_ids[record.run_id][name]).read()
+
+    return Store(url, tuple(records), read_artifact)
+
+
+# ---------------------------------------------------------------------------- shared checks
+
+
+def _record(run_id: str, status: str, config: Any, info: dict, run: dict, metrics: dict, artifacts: list[str],
+            where: str) -> RunRecord:
+    if not isinstance(config, dict) or not all(k in config for k in ("method", "task", "seeds")):
+        raise _Broken("its config lacks method, task or seeds")
+    result = run.get("result")
+    if status == "COMPLETED":
+        _check_result(result, config)
+    return RunRecord(run_id, status, config, info, result if status == "COMPLETED" else None,
+                     _time(run.get("start_time")), _time(run.get("heartbeat")), metrics, tuple(artifacts),
+                     tuple(run.get("fail_trace") or ()), where)
+
+
+def _check_result(result: Any, config: dict) -> None:
+    if not isinstance(result, dict):
+        raise _Broken("it is COMPLETED but has no result")
+    seeds = result.get("seeds")
+    if not isinstance(seeds, list) or sorted(seeds) != sorted(config["seeds"]):
+        raise _Broken(f"its result covers seeds {seeds}, its config {config['seeds']}")
+    for key in ("final_return", "final_normalized"):
+        values = result.get(key)
+        if not isinstance(values, list) or len(values) != len(seeds):
+            raise _Broken(f"its result's {key} is not one number per seed")
+
+
+def _time(value: Any) -> datetime | None:
+    """FileStorage writes ISO strings, Mongo stores dates; both are naive UTC."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
