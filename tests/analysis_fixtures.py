@@ -23,25 +23,33 @@ STEPS = "50"
 FIGURE3 = ["--with", "figure3_snapshots=True", "--with", "figure3_every=25", "--with", "figure3_batch=64"]
 FIGURE3_GAP = "velocity_offset:0.1"
 SNAPSHOT_STEPS, SNAPSHOT_BATCH = (25, 50), 64
+BUILD_TIMEOUT = 1800  # about a minute on an idle 2-core machine; a busy shared one can be ten times slower
 
 
 def store_env(root: Path) -> dict[str, str]:
     return {"GAPBENCH_DATA": str(root / "analysis-data"), "D4RL_DATASET_DIR": str(root / "analysis-no-d4rl")}
 
 
-def build_store(results: Path, env: dict[str, str], *extra: str) -> None:
-    """The grid the tables tests expect, plus one H2O run that saves Figure 3 snapshots."""
+def build_store(results: Path, env: dict[str, str]) -> None:
+    """The grid the tables tests expect, plus one H2O run that saves Figure 3 snapshots.
+
+    The grid trains both seeds of a cell in one run (`--population 2`, the GPU layout), which
+    halves the runs to build and gives the analysis multi-seed runs to read; the Figure 3 run and
+    the Mongo test's sweep have one seed per run.
+    """
     run_cli("run", "--methods", STORE_METHODS, "--datasets", "medium-replay", "--gaps", STORE_GAPS, "--seeds", SEEDS,
-            "--steps", STEPS, "--results", str(results), *TINY_DATA, *TINY_TRAIN, *extra, env=env, check=True)
+            "--steps", STEPS, "--population", "2", "--results", str(results), *TINY_DATA, *TINY_TRAIN, env=env,
+            check=True, timeout=BUILD_TIMEOUT)
     run_cli("run", "--methods", "h2o", "--datasets", "medium-replay", "--gaps", FIGURE3_GAP, "--seeds", "0",
-            "--steps", STEPS, "--results", str(results), *TINY_DATA, *TINY_TRAIN, *FIGURE3, *extra, env=env,
-            check=True)
+            "--steps", STEPS, "--results", str(results), *TINY_DATA, *TINY_TRAIN, *FIGURE3, env=env, check=True,
+            timeout=BUILD_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def results_store(tmp_path_factory) -> Path:
+@pytest.fixture(scope="session", name="results_store")
+def results_store_fixture(tmp_path_factory) -> Path:
     """Built once per test session: under xdist the first worker builds it behind a file lock in the
-    session's shared temp folder and the others reuse it. Tests must copy it before changing it."""
+    session's shared temp folder and the others reuse it. Tests must copy it before changing it.
+    A test module imports `results_store_fixture` to use it as `results_store`."""
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     store = root / "analysis-store"

@@ -10,7 +10,11 @@ import pytest
 from analysis.runs import load_runs
 from analysis.snapshots import load_snapshots
 from analysis.store import open_store
-from tests.analysis_fixtures import FIGURE3, results_store, store_env  # noqa: F401 (a fixture)
+from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
+    FIGURE3,
+    results_store_fixture,
+    store_env,
+)
 from tests.conftest import TINY_DATA, TINY_TRAIN, run_cli
 
 
@@ -19,10 +23,11 @@ def test_mongo_and_file_storage_give_equal_tables(results_store, mongo_url, tmp_
     base = tmp_path_factory.getbasetemp()
     env = store_env(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)  # the store's data cache
     results, db = tmp_path / "results", f"{mongo_url}/analysis_tables"
-    # One sweep, both observers; H2O and H2O-a also save Figure 3 snapshots (GridFS artifacts in Mongo).
+    # One sweep, both observers, both seeds of a cell in one run; H2O and H2O-a also save Figure 3
+    # snapshots (GridFS artifacts in Mongo).
     run_cli("run", "--methods", "sac,cql,h2o,h2o-a", "--datasets", "medium-replay", "--gaps", "gravity:2.0",
-            "--seeds", "0,1", "--steps", "50", "--results", str(results), "--mongo", db, *TINY_DATA, *TINY_TRAIN,
-            *FIGURE3, env=env, check=True)
+            "--seeds", "0,1", "--population", "2", "--steps", "50", "--results", str(results), "--mongo", db,
+            *TINY_DATA, *TINY_TRAIN, *FIGURE3, env=env, check=True)
     outputs = {}
     for name, source in (("file", str(results)), ("mongo", db)):
         proc = run_cli("tables", "--results", source, "--out", str(tmp_path / name), check=True)
