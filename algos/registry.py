@@ -103,6 +103,9 @@ def _coerce(hint, value, where: str):
             raise ValueError(f"{where} must have {len(args)} entries, got {value!r}")
         return tuple(_coerce(a, v, where) for a, v in zip(args, value))
     if hint is bool:
+        # Sacred's parser turns `x=True` into a bool but leaves `x=true` a string; take both.
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
         if not isinstance(value, bool):
             raise ValueError(f"{where} must be true or false, got {value!r}")
         return value
