@@ -16,11 +16,12 @@ PAPER_DATASETS = ("medium", "medium-replay", "medium-expert")
 FIVE_SEEDS = (0, 1, 2, 3, 4)
 FIGURE3_GAP = "velocity_offset:0.1"
 
-# Milliseconds per update, one thread per process on this 2-core machine (`gapbench perf`,
-# docs/performance.md). Used only for time estimates; a method not listed is assumed to cost
-# like H2O, and the estimate says so.
-MS_PER_UPDATE = {"sac": 11.0, "cql": 170.0, "darc": 22.0, "darc+": 27.0, "h2o": 31.0, "h2o-a": 28.0,
-                 "h2o-dr": 31.0, "h2o-a-dr": 28.0, "h2o-reg": 25.0, "h2o-reg-dr": 25.0, "bc": 3.0}
+# Milliseconds per update, one thread per process on the 2-core AMD EPYC of docs/performance.md:
+# sac, cql, darc and h2o measured by `gapbench perf`, the others estimated from their extra work
+# (DARC+ adds a real half-batch, the ablations drop terms). Used only for time estimates; a method
+# not listed is assumed to cost like H2O, and the estimate says so.
+MS_PER_UPDATE = {"sac": 13.6, "cql": 128.0, "darc": 24.0, "darc+": 27.0, "h2o": 29.0, "h2o-a": 27.0,
+                 "h2o-dr": 29.0, "h2o-a-dr": 27.0, "h2o-reg": 24.0, "h2o-reg-dr": 24.0, "bc": 3.0}
 SECONDS_PER_RUN = 6.0  # process start, env creation, evaluation
 SECONDS_PER_SIM_STEP = 1.2e-4
 

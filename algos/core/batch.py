@@ -27,7 +27,7 @@ class Layout:
         """Rows [..., width] from numpy arrays with matching leading shapes."""
         return np.concatenate(
             [obs, act, np.asarray(rew)[..., None], next_obs, np.asarray(done, np.float32)[..., None]], axis=-1
-        ).astype(np.float32)
+        ).astype(np.float32, copy=False)  # a 2M-row dataset is 336 MB: never hold it twice
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ class FixedDataset:
 
     def sample(self, rng: PopulationRNG, batch_size: int) -> Batch:
         index = rng.integers(len(self.rows), batch_size)  # [K, B]
-        return Batch.unpack(self.rows[index], self.layout)
+        rows = self.rows.index_select(0, index.flatten())  # whole-row copies: faster than rows[index]
+        return Batch.unpack(rows.view(*index.shape, -1), self.layout)
 
 
 class ReplayBuffer:
@@ -90,6 +91,7 @@ class ReplayBuffer:
     def __init__(self, members: int, capacity: int, layout: Layout, device: torch.device | str):
         self.layout, self.capacity = layout, capacity
         self.rows = torch.zeros(members, capacity, layout.width, device=device)
+        self.first_row = torch.arange(members, device=device).unsqueeze(1) * capacity  # of each member, flat
         self.position = 0  # next row to write
         self.size = 0
 
@@ -104,8 +106,9 @@ class ReplayBuffer:
 
     def sample(self, rng: PopulationRNG, batch_size: int) -> Batch:
         index = rng.integers(self.size, batch_size)  # [K, B]
-        rows = torch.gather(self.rows, 1, index.unsqueeze(-1).expand(-1, -1, self.layout.width))
-        return Batch.unpack(rows, self.layout)
+        # one gather of whole rows from the flat [K * capacity, width] view, member k's rows at k * capacity
+        rows = self.rows.view(-1, self.layout.width).index_select(0, (index + self.first_row).flatten())
+        return Batch.unpack(rows.view(*index.shape, -1), self.layout)
 
     def state_dict(self) -> dict:
         return {"rows": self.rows[:, : self.size].clone(), "position": self.position, "size": self.size}

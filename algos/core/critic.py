@@ -19,11 +19,26 @@ class TwinQ(nn.Module):
         self.net.initialise(rng, last_layer_gain=1e-2)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """obs [K, N, obs_dim], action [K, N, act_dim] -> Q [K, 2, N]."""
-        x = torch.cat([obs, action], dim=-1)
+        """obs [K, N, obs_dim], action [K, N, act_dim] -> Q [K, 2, N].
+
+        With several actions per state, action [K, N, M, act_dim] -> Q [K, 2, N, M]. The first layer
+        is then split, [s, a] W = s W_s + a W_a, and the state's part is computed once per state.
+        """
+        k, n, obs_dim = obs.shape
+        if action.dim() == obs.dim():
+            return self.net(self._twice(torch.cat([obs, action], dim=-1))).view(k, 2, n)
+        m = action.shape[2]
+        first = self.net.layers[0]
+        h_state = torch.baddbmm(first.bias, self._twice(obs), first.weight[:, :obs_dim])  # [2K, N, H]
+        h_action = torch.bmm(self._twice(action.reshape(k, n * m, -1)), first.weight[:, obs_dim:])
+        h = (h_action.view(2 * k, n, m, -1) + h_state.unsqueeze(2)).view(2 * k, n * m, -1)
+        return self.net.after_first_layer(h).view(k, 2, n, m)
+
+    @staticmethod
+    def _twice(x: torch.Tensor) -> torch.Tensor:
+        """[K, N, d] -> [2K, N, d]: member k's input for both of its critics (rows 2k and 2k+1)."""
         k, n, d = x.shape
-        x = x.unsqueeze(1).expand(k, 2, n, d).reshape(2 * k, n, d)
-        return self.net(x).view(k, 2, n)
+        return x.unsqueeze(1).expand(k, 2, n, d).reshape(2 * k, n, d)
 
     def min(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """min(Q1, Q2) [K, N]."""

@@ -58,10 +58,16 @@ class DomainClassifiers(nn.Module):
         return l_sa, residual + l_sa
 
     def log_ratio_real_over_sim(self, s: torch.Tensor, a: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
-        """log P_real(s'|s,a) - log P_sim(s'|s,a), Eq. 7, for [K, N] transitions."""
-        l_sa, l_sas = self.logits(s, a, s_next)
-        log_p_sa, log_p_sas = F.log_softmax(l_sa, dim=-1), F.log_softmax(l_sas, dim=-1)
-        return (log_p_sas[..., REAL] - log_p_sas[..., SIM]) - (log_p_sa[..., REAL] - log_p_sa[..., SIM])
+        """log P_real(s'|s,a) - log P_sim(s'|s,a), Eq. 7, for [K, N] transitions.
+
+        Eq. 7 is [log p(real|s,a,s') - log p(sim|s,a,s')] - [log p(real|s,a) - log p(sim|s,a)], and a
+        difference of log-softmax entries is the difference of the logits. With l_sas = residual + l_sa
+        the l_sa terms cancel, so this is residual_real - residual_sim and D_sa need not run here
+        (it still shapes the residual through the training loss). The authors' code evaluates both
+        classifiers and gets the same number up to float rounding.
+        """
+        residual = self.logit_bound * torch.tanh(self.d_sas(torch.cat([s, a, s_next], dim=-1)))
+        return residual[..., REAL] - residual[..., SIM]
 
     def loss(self, real: tuple[torch.Tensor, ...], sim: tuple[torch.Tensor, ...], noise_std: float,
              rng: PopulationRNG) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -39,10 +39,20 @@ class TanhGaussianPolicy(nn.Module):
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.mean_and_log_std(obs)[0])
 
-    def forward(self, obs: torch.Tensor, rng: PopulationRNG) -> tuple[torch.Tensor, torch.Tensor]:
-        """A reparameterised sample for obs [K, N, obs_dim]: (action [K, N, act], log pi [K, N])."""
+    def forward(self, obs: torch.Tensor, rng: PopulationRNG,
+                samples: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised sample for obs [K, N, obs_dim]: (action [K, N, act], log pi [K, N]).
+
+        With ``samples=M``: M actions per state, (action [K, N, M, act], log pi [K, N, M]), from one
+        evaluation of the network per state (CQL's sampled actions; the authors' code repeats each
+        state M times instead, which gives the same numbers at M times the cost).
+        """
         mean, log_std = self.mean_and_log_std(obs)
-        eps = rng.normal(*mean.shape[1:], dtype=mean.dtype)
+        if samples is None:
+            eps = rng.normal(*mean.shape[1:], dtype=mean.dtype)
+        else:
+            mean, log_std = mean.unsqueeze(2), log_std.unsqueeze(2)
+            eps = rng.normal(obs.shape[1], samples, self.act_dim, dtype=mean.dtype)
         pre_tanh = mean + log_std.exp() * eps
         gaussian_log_prob = (-0.5 * eps.square() - log_std - _LOG_SQRT_2PI).sum(-1)
         # log|d tanh(x)/dx| = log(1 - tanh(x)^2), in the stable form torch's TanhTransform uses

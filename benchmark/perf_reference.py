@@ -1,0 +1,465 @@
+"""Plain one-seed updates, written the way the authors' code (SimpleSAC, H2O, H2Oplus) writes them.
+
+`gapbench perf` times gapbench's update against these. They compute the same losses from the same
+hyper-parameters, with none of gapbench's engineering:
+
+* one seed, `nn.Sequential` networks, two separate Q networks and two separate target copies;
+* default `torch.optim.Adam` (the for-loop implementation), one optimiser per network group;
+* no freezing: the policy loss back-propagates into the critics, whose gradients are then zeroed;
+* one backward per loss and one optimiser step per network, in the authors' order (alpha, policy,
+  Q), the discriminators with their own two optimisers and `retain_graph`;
+* the TD targets, CQL's sampled actions and the classifier ratios under `no_grad`, as gapbench
+  (SimpleSAC builds the targets with autograd on and detaches them: slower still);
+* the soft target update as a Python loop over parameters.
+
+The random draws follow gapbench's order, from one generator per stream seeded as gapbench seeds
+its own, so `tests/test_perf.py` can check that a reference update and a gapbench update give the
+same numbers. The tanh-Gaussian is the same hand-written density as gapbench's; SimpleSAC builds a
+`TransformedDistribution` per call, which could only make the reference slower, so the ratios
+`gapbench perf` prints are conservative.
+
+Hyper-parameters are read from the method's gapbench config, as a dict (``c["discount"]``), so that
+this file does not count as a reader of config fields in tests/test_architecture.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def fully_connected(in_dim: int, out_dim: int, hidden: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, h), nn.ReLU()]
+        d = h
+    layers.append(nn.Linear(d, out_dim))
+    nn.init.xavier_uniform_(layers[-1].weight, gain=1e-2)
+    nn.init.constant_(layers[-1].bias, 0.0)
+    return nn.Sequential(*layers)
+
+
+class Scalar(nn.Module):
+    def __init__(self, value: float):
+        super().__init__()
+        self.constant = nn.Parameter(torch.tensor(float(value)))
+
+    def forward(self) -> torch.Tensor:
+        return self.constant
+
+
+class TanhGaussianPolicy(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, hidden, log_std_multiplier: float, log_std_offset: float):
+        super().__init__()
+        self.act_dim = act_dim
+        self.base_network = fully_connected(obs_dim, 2 * act_dim, hidden)
+        self.log_std_multiplier = Scalar(log_std_multiplier)
+        self.log_std_offset = Scalar(log_std_offset)
+
+    def forward(self, observations: torch.Tensor, generator: torch.Generator, repeat: int | None = None):
+        if repeat is not None:
+            observations = observations.unsqueeze(1).repeat(1, repeat, 1).reshape(-1, observations.shape[-1])
+        mean, log_std = torch.split(self.base_network(observations), self.act_dim, dim=-1)
+        log_std = self.log_std_multiplier() * log_std + self.log_std_offset()
+        log_std = torch.clamp(log_std, -20.0, 2.0)
+        std = torch.exp(log_std)
+        eps = torch.randn(mean.shape, generator=generator, device=mean.device)
+        pre_tanh = mean + std * eps
+        log_prob = torch.sum(-0.5 * eps ** 2 - log_std - _LOG_SQRT_2PI, dim=-1)
+        log_prob = log_prob - torch.sum(2.0 * (math.log(2.0) - pre_tanh - F.softplus(-2.0 * pre_tanh)), dim=-1)
+        return torch.tanh(pre_tanh), log_prob
+
+
+class FullyConnectedQFunction(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, hidden):
+        super().__init__()
+        self.network = fully_connected(obs_dim + act_dim, 1, hidden)
+
+    def forward(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        multiple_actions = actions.ndim == 3 and observations.ndim == 2
+        batch_size = observations.shape[0]
+        if multiple_actions:
+            observations = observations.unsqueeze(1).repeat(1, actions.shape[1], 1).reshape(-1, observations.shape[-1])
+            actions = actions.reshape(-1, actions.shape[-1])
+        output = torch.squeeze(self.network(torch.cat([observations, actions], dim=-1)), dim=-1)
+        return output.reshape(batch_size, -1) if multiple_actions else output
+
+
+class Discriminator(nn.Module):
+    """The authors' Weight_net: an MLP with 2 logits bounded by ``bound * tanh``."""
+
+    def __init__(self, in_dim: int, hidden, bound: float):
+        super().__init__()
+        self.network, self.bound = fully_connected(in_dim, 2, hidden), bound
+        for layer in self.network:  # Weight_net keeps PyTorch's default init everywhere
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bound * torch.tanh(self.network(x))
+
+
+def soft_target_update(network: nn.Module, target_network: nn.Module, tau: float) -> None:
+    for target_param, param in zip(target_network.parameters(), network.parameters()):
+        target_param.data.copy_((1 - tau) * target_param.data + tau * param.data)
+
+
+def _stream(seed: int, name: str, device: str) -> torch.Generator:
+    from algos import derive_seed  # gapbench's seeding of a named stream, nothing else
+
+    g = torch.Generator(device=device)
+    g.manual_seed(derive_seed(seed, name))
+    return g
+
+
+Batch = dict[str, torch.Tensor]  # observations, actions, rewards, next_observations, dones: [B, ...]
+
+
+def split_rows(rows: torch.Tensor, obs_dim: int, act_dim: int) -> Batch:
+    o, a = obs_dim, act_dim
+    return {"observations": rows[:, :o], "actions": rows[:, o:o + a], "rewards": rows[:, o + a],
+            "next_observations": rows[:, o + a + 1:2 * o + a + 1], "dones": rows[:, -1]}
+
+
+def _take(batch: Batch, start: int, stop: int) -> Batch:
+    return {k: v[start:stop] for k, v in batch.items()}
+
+
+class ReferenceSAC:
+    """SimpleSAC's SAC.train: the basis of every other reference here."""
+
+    def __init__(self, config: Any, obs_dim: int, act_dim: int, seed: int, device: str = "cpu"):
+        self.c = c = dataclasses.asdict(config)
+        self.obs_dim, self.act_dim, self.device = obs_dim, act_dim, device
+        hidden = tuple(c["hidden"])
+        self.generator = _stream(seed, "agent", device)
+        self.policy = TanhGaussianPolicy(obs_dim, act_dim, hidden, c["policy_log_std_multiplier"],
+                                         c["policy_log_std_offset"]).to(device)
+        self.qf1 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
+        self.qf2 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
+        self.target_qf1, self.target_qf2 = copy.deepcopy(self.qf1), copy.deepcopy(self.qf2)
+        self.log_alpha = Scalar(0.0).to(device)
+        self.target_entropy = -float(act_dim) if c["target_entropy"] is None else c["target_entropy"]
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), c["policy_lr"])
+        self.qf_optimizer = torch.optim.Adam(list(self.qf1.parameters()) + list(self.qf2.parameters()), c["qf_lr"])
+        self.alpha_optimizer = torch.optim.Adam(self.log_alpha.parameters(), c["policy_lr"])
+        self.total_steps = 0
+
+    def batch_sizes(self) -> dict[str, int]:
+        return {"sim": self.c["batch_size"]}
+
+    def train(self, real: Batch | None, sim: Batch | None) -> dict[str, float]:
+        return self.sac_train(sim, sim["observations"])
+
+    # the pieces every method shares
+
+    def alpha(self) -> torch.Tensor:
+        if self.c["use_automatic_entropy_tuning"]:
+            return self.log_alpha().exp() * self.c["alpha_multiplier"]
+        return torch.tensor(self.c["alpha_multiplier"], device=self.device)
+
+    def alpha_loss(self, log_pi: torch.Tensor) -> torch.Tensor:
+        return -(self.log_alpha() * (log_pi + self.target_entropy).detach()).mean()
+
+    @torch.no_grad()
+    def td_target(self, batch: Batch, rewards: torch.Tensor) -> torch.Tensor:
+        new_next_actions, next_log_pi = self.policy(batch["next_observations"], self.generator)
+        target_q_values = torch.min(self.target_qf1(batch["next_observations"], new_next_actions),
+                                    self.target_qf2(batch["next_observations"], new_next_actions))
+        if self.c["backup_entropy"]:
+            target_q_values = target_q_values - self.alpha() * next_log_pi
+        return rewards + (1.0 - batch["dones"]) * self.c["discount"] * target_q_values
+
+    def policy_loss(self, observations, alpha, new_actions, log_pi):
+        q_new_actions = torch.min(self.qf1(observations, new_actions), self.qf2(observations, new_actions))
+        return (alpha * log_pi - q_new_actions).mean()
+
+    def step(self, alpha_loss, policy_loss, qf_loss) -> None:
+        if self.c["use_automatic_entropy_tuning"]:
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+        self.policy_optimizer.zero_grad()
+        policy_loss.backward()
+        self.policy_optimizer.step()
+        self.qf_optimizer.zero_grad()
+        qf_loss.backward()
+        self.qf_optimizer.step()
+        self.total_steps += 1
+        if self.total_steps % self.c["target_update_period"] == 0:
+            soft_target_update(self.qf1, self.target_qf1, self.c["soft_target_update_rate"])
+            soft_target_update(self.qf2, self.target_qf2, self.c["soft_target_update_rate"])
+
+    def sac_train(self, batch: Batch, policy_observations, rewards=None) -> dict[str, float]:
+        q_target = self.td_target(batch, batch["rewards"] if rewards is None else rewards)
+        new_actions, log_pi = self.policy(policy_observations, self.generator)
+        alpha = self.alpha()
+        alpha_loss = self.alpha_loss(log_pi)
+        policy_loss = self.policy_loss(policy_observations, alpha, new_actions, log_pi)
+        q1_pred = self.qf1(batch["observations"], batch["actions"])
+        q2_pred = self.qf2(batch["observations"], batch["actions"])
+        qf1_loss = F.mse_loss(q1_pred, q_target)
+        qf2_loss = F.mse_loss(q2_pred, q_target)
+        qf_loss = qf1_loss + qf2_loss
+        self.step(alpha_loss, policy_loss, qf_loss)
+        return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
+
+    # ---------------------------------------------------------- for the equivalence test
+
+    @torch.no_grad()
+    def copy_from(self, agent) -> None:
+        """Take member 0's parameters and random streams from a gapbench agent of the same method."""
+        self.generator.set_state(agent.rng.generators[0].get_state())
+        if hasattr(self, "next_state_generator"):
+            self.next_state_generator.set_state(agent.next_state_rng.generators[0].get_state())
+        _copy_mlp(agent.policy.trunk, 0, self.policy.base_network)
+        self.policy.log_std_multiplier.constant.copy_(agent.policy.log_std_multiplier[0, 0, 0])
+        self.policy.log_std_offset.constant.copy_(agent.policy.log_std_offset[0, 0, 0])
+        for j, (qf, target) in enumerate(((self.qf1, self.target_qf1), (self.qf2, self.target_qf2))):
+            _copy_mlp(agent.critic.net, j, qf.network)
+            _copy_mlp(agent.target_critic.net, j, target.network)
+        self.log_alpha.constant.copy_(agent.log_alpha[0])
+        if hasattr(self, "discriminators"):
+            _copy_mlp(agent.gap.classifiers.d_sa, 0, self.discriminators.d_sa.network)
+            _copy_mlp(agent.gap.classifiers.d_sas, 0, self.discriminators.d_sas.network)
+
+
+def _copy_mlp(mlp, e: int, sequential: nn.Sequential) -> None:
+    linears = [m for m in sequential if isinstance(m, nn.Linear)]
+    for layer, linear in zip(mlp.layers, linears, strict=True):
+        linear.weight.copy_(layer.weight[e].T)
+        linear.bias.copy_(layer.bias[e, 0])
+
+
+class ReferenceCQL(ReferenceSAC):
+    """SimpleSAC's ConservativeSAC.train, CQL(H) with importance sampling."""
+
+    def batch_sizes(self):
+        return {"real": self.c["batch_size"]}
+
+    def train(self, real, sim):
+        c, batch = self.c, real
+        observations, actions = batch["observations"], batch["actions"]
+        batch_size, n = actions.shape[0], c["n_actions"]
+        q_target = self.td_target(batch, batch["rewards"])
+        new_actions, log_pi = self.policy(observations, self.generator)
+        alpha = self.alpha()
+        alpha_loss = self.alpha_loss(log_pi)
+        policy_loss = self.policy_loss(observations, alpha, new_actions, log_pi)
+        q1_pred = self.qf1(observations, actions)
+        q2_pred = self.qf2(observations, actions)
+        qf1_loss = F.mse_loss(q1_pred, q_target)
+        qf2_loss = F.mse_loss(q2_pred, q_target)
+
+        with torch.no_grad():
+            cql_random_actions = torch.empty(batch_size, n, self.act_dim, device=self.device).uniform_(
+                -1, 1, generator=self.generator)
+            cql_current_actions, cql_current_log_pis = self.policy(observations, self.generator, repeat=n)
+            cql_next_actions, cql_next_log_pis = self.policy(batch["next_observations"], self.generator, repeat=n)
+        cql_current_actions = cql_current_actions.reshape(batch_size, n, -1)
+        cql_current_log_pis = cql_current_log_pis.reshape(batch_size, n)
+        cql_next_actions = cql_next_actions.reshape(batch_size, n, -1)
+        cql_next_log_pis = cql_next_log_pis.reshape(batch_size, n)
+        cql_q1_rand = self.qf1(observations, cql_random_actions)
+        cql_q2_rand = self.qf2(observations, cql_random_actions)
+        cql_q1_current_actions = self.qf1(observations, cql_current_actions)
+        cql_q2_current_actions = self.qf2(observations, cql_current_actions)
+        cql_q1_next_actions = self.qf1(observations, cql_next_actions)
+        cql_q2_next_actions = self.qf2(observations, cql_next_actions)
+        if c["importance_sample"]:
+            random_density = np.log(0.5 ** self.act_dim)
+            cql_cat_q1 = torch.cat([cql_q1_rand - random_density, cql_q1_next_actions - cql_next_log_pis,
+                                    cql_q1_current_actions - cql_current_log_pis], dim=1)
+            cql_cat_q2 = torch.cat([cql_q2_rand - random_density, cql_q2_next_actions - cql_next_log_pis,
+                                    cql_q2_current_actions - cql_current_log_pis], dim=1)
+        else:
+            cql_cat_q1 = torch.cat([cql_q1_rand, q1_pred.unsqueeze(1), cql_q1_next_actions,
+                                    cql_q1_current_actions], dim=1)
+            cql_cat_q2 = torch.cat([cql_q2_rand, q2_pred.unsqueeze(1), cql_q2_next_actions,
+                                    cql_q2_current_actions], dim=1)
+        temp = c["temperature"]
+        cql_qf1_ood = torch.logsumexp(cql_cat_q1 / temp, dim=1) * temp
+        cql_qf2_ood = torch.logsumexp(cql_cat_q2 / temp, dim=1) * temp
+        cql_qf1_diff = torch.clamp(cql_qf1_ood - q1_pred, *c["clip_diff"]).mean()
+        cql_qf2_diff = torch.clamp(cql_qf2_ood - q2_pred, *c["clip_diff"]).mean()
+        cql_min_qf1_loss = cql_qf1_diff * c["min_q_weight"]
+        cql_min_qf2_loss = cql_qf2_diff * c["min_q_weight"]
+        qf_loss = qf1_loss + qf2_loss + cql_min_qf1_loss + cql_min_qf2_loss
+        self.step(alpha_loss, policy_loss, qf_loss)
+        return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
+
+
+class _Discriminators:
+    """The d_sa / d_sas pair of DARC and H2O, with the authors' two optimisers and two backwards."""
+
+    def __init__(self, c: dict, obs_dim: int, act_dim: int, generator: torch.Generator, device: str):
+        hidden, bound = tuple(c["hidden"]), c["discriminator_logit_bound"]
+        self.d_sa = Discriminator(obs_dim + act_dim, hidden, bound).to(device)
+        self.d_sas = Discriminator(2 * obs_dim + act_dim, hidden, bound).to(device)
+        self.d_sa_optimizer = torch.optim.Adam(self.d_sa.parameters(), c["discriminator_lr"])
+        self.d_sas_optimizer = torch.optim.Adam(self.d_sas.parameters(), c["discriminator_lr"])
+        self.noise_std, self.generator = c["discriminator_noise_std"], generator
+
+    def noisy(self, x):
+        return x + self.noise_std * torch.randn(x.shape, generator=self.generator, device=x.device)
+
+    def train(self, real: Batch, sim: Batch) -> None:
+        keys = ("observations", "actions", "next_observations")
+        real_s, real_a, real_s2 = (self.noisy(real[k]) for k in keys)
+        sim_s, sim_a, sim_s2 = (self.noisy(sim[k]) for k in keys)
+        real_sa_logits = self.d_sa(torch.cat([real_s, real_a], 1))
+        real_sa_prob = F.softmax(real_sa_logits, dim=1)
+        sim_sa_logits = self.d_sa(torch.cat([sim_s, sim_a], 1))
+        sim_sa_prob = F.softmax(sim_sa_logits, dim=1)
+        real_adv_logits = self.d_sas(torch.cat([real_s, real_a, real_s2], 1))
+        real_sas_prob = F.softmax(real_adv_logits + real_sa_logits, dim=1)
+        sim_adv_logits = self.d_sas(torch.cat([sim_s, sim_a, sim_s2], 1))
+        sim_sas_prob = F.softmax(sim_adv_logits + sim_sa_logits, dim=1)
+        dsa_loss = (-torch.log(real_sa_prob[:, 0]) - torch.log(sim_sa_prob[:, 1])).mean()
+        dsas_loss = (-torch.log(real_sas_prob[:, 0]) - torch.log(sim_sas_prob[:, 1])).mean()
+        self.d_sa_optimizer.zero_grad()
+        dsa_loss.backward(retain_graph=True)
+        self.d_sas_optimizer.zero_grad()
+        dsas_loss.backward()
+        self.d_sa_optimizer.step()
+        self.d_sas_optimizer.step()
+
+    def log_ratio(self, s, a, s2) -> torch.Tensor:
+        """log P_real(s'|s,a) / P_sim(s'|s,a), with autograd on (the authors' code)."""
+        sa_logits = self.d_sa(torch.cat([s, a], -1))
+        sas_logits = self.d_sas(torch.cat([s, a, s2], -1)) + sa_logits
+        sa_prob, sas_prob = F.log_softmax(sa_logits, dim=-1), F.log_softmax(sas_logits, dim=-1)
+        return (sas_prob[..., 0] - sas_prob[..., 1]) - (sa_prob[..., 0] - sa_prob[..., 1])
+
+
+class ReferenceDARC(ReferenceSAC):
+    """H2Oplus's DarcSAC.train: the classifiers step, then SAC on the corrected sim reward."""
+
+    def __init__(self, config, obs_dim, act_dim, seed, device="cpu"):
+        super().__init__(config, obs_dim, act_dim, seed, device)
+        self.discriminators = _Discriminators(self.c, obs_dim, act_dim, self.generator, device)
+
+    def batch_sizes(self):
+        c = self.c
+        return {"real": c["discriminator_batch_size"], "sim": c["batch_size"] + c["discriminator_batch_size"]}
+
+    def train(self, real, sim):
+        b = self.c["batch_size"]
+        sim_q, sim_d = _take(sim, 0, b), _take(sim, b, len(sim["rewards"]))
+        self.discriminators.train(real, sim_d)
+        clip = self.c["reward_correction_clip"]
+        with torch.no_grad():
+            log_ratio = self.discriminators.log_ratio(sim_q["observations"], sim_q["actions"],
+                                                      sim_q["next_observations"])
+        rewards = sim_q["rewards"] + torch.clamp(log_ratio, -clip, clip)
+        return self.sac_train(sim_q, sim_q["observations"], rewards)
+
+
+class ReferenceH2O(ReferenceSAC):
+    """The authors' Sim2realSAC.train (H2Oplus copy, which applies the updates under every switch)."""
+
+    def __init__(self, config, obs_dim, act_dim, seed, noise_factor: np.ndarray, device="cpu"):
+        super().__init__(config, obs_dim, act_dim, seed, device)
+        self.discriminators = _Discriminators(self.c, obs_dim, act_dim, self.generator, device)
+        self.next_state_generator = _stream(seed, "h2o/next-states", device)
+        self.noise_factor = torch.as_tensor(noise_factor, dtype=torch.float32, device=device)
+
+    def batch_sizes(self):
+        c = self.c
+        return {"real": c["real_batch_size"] + c["discriminator_batch_size"],
+                "sim": c["sim_batch_size"] + c["discriminator_batch_size"]}
+
+    def kl_sim_divergence(self, s, a, s2) -> torch.Tensor:
+        n = self.c["n_next_state_samples"]
+        s = s.repeat_interleave(n, dim=0)
+        a = a.repeat_interleave(n, dim=0)
+        s2 = s2.repeat_interleave(n, dim=0)
+        eps = torch.randn(s2.shape, generator=self.next_state_generator, device=s2.device)
+        s2 = s2 + eps @ self.noise_factor.T
+        log_ratio = -self.discriminators.log_ratio(s, a, s2).reshape(-1, n)
+        return torch.clamp(log_ratio.mean(dim=1), *self.c["u_clip"])
+
+    def train(self, real, sim):
+        c = self.c
+        br, bs = c["real_batch_size"], c["sim_batch_size"]
+        real_q, real_d = _take(real, 0, br), _take(real, br, len(real["rewards"]))
+        sim_q, sim_d = _take(sim, 0, bs), _take(sim, bs, len(sim["rewards"]))
+        self.discriminators.train(real_d, sim_d)
+
+        with torch.no_grad():
+            real_log_ratio = self.discriminators.log_ratio(sim_q["observations"], sim_q["actions"],
+                                                           sim_q["next_observations"])
+        if c["dynamics_ratio_weight"]:
+            sqrt_is_ratio = torch.clamp(real_log_ratio.exp(), *c["dynamics_ratio_clip"]).sqrt()
+        else:
+            sqrt_is_ratio = torch.ones_like(real_log_ratio)
+        real_target = self.td_target(real_q, real_q["rewards"])
+        sim_target = self.td_target(sim_q, sim_q["rewards"])
+        df_observations = torch.cat([real_q["observations"], sim_q["observations"]], dim=0)
+        new_actions, log_pi = self.policy(df_observations, self.generator)
+        alpha = self.alpha()
+        alpha_loss = self.alpha_loss(log_pi)
+        policy_loss = self.policy_loss(df_observations, alpha, new_actions, log_pi)
+
+        real_q1_pred = self.qf1(real_q["observations"], real_q["actions"])
+        real_q2_pred = self.qf2(real_q["observations"], real_q["actions"])
+        sim_q1_pred = self.qf1(sim_q["observations"], sim_q["actions"])
+        sim_q2_pred = self.qf2(sim_q["observations"], sim_q["actions"])
+        scale = c["bellman_scale"]
+        qf1_loss = scale * (F.mse_loss(real_q1_pred, real_target)
+                            + F.mse_loss(sqrt_is_ratio * sim_q1_pred, sqrt_is_ratio * sim_target))
+        qf2_loss = scale * (F.mse_loss(real_q2_pred, real_target)
+                            + F.mse_loss(sqrt_is_ratio * sim_q2_pred, sqrt_is_ratio * sim_target))
+        if c["value_regulariser"]:
+            if c["adaptive_omega"]:
+                with torch.no_grad():
+                    u_sa = self.kl_sim_divergence(sim_q["observations"], sim_q["actions"],
+                                                  sim_q["next_observations"])
+            else:
+                u_sa = torch.ones_like(sim_q["rewards"])
+            omega = u_sa / u_sa.sum()
+            temp = c["log_sum_exp_temperature"]
+            # the authors run the critics on the sim (s, a) a second time here; the result is the
+            # same tensor, so the reference reuses it rather than count redundant work
+            cql_q1, cql_q2 = sim_q1_pred, sim_q2_pred
+            if c["regulariser"] == "log_sum_exp":
+                cql_qf1_gap = torch.logsumexp(cql_q1 / temp + omega.log(), dim=0) * temp
+                cql_qf2_gap = torch.logsumexp(cql_q2 / temp + omega.log(), dim=0) * temp
+            else:
+                cql_qf1_gap, cql_qf2_gap = (omega * cql_q1).sum(), (omega * cql_q2).sum()
+            cql_qf1_diff = torch.clamp(cql_qf1_gap - real_q1_pred.mean(), *c["regulariser_clip"])
+            cql_qf2_diff = torch.clamp(cql_qf2_gap - real_q2_pred.mean(), *c["regulariser_clip"])
+            qf_loss = qf1_loss + qf2_loss + c["beta"] * cql_qf1_diff + c["beta"] * cql_qf2_diff
+        else:
+            qf_loss = qf1_loss + qf2_loss
+        self.step(alpha_loss, policy_loss, qf_loss)
+        return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
+
+
+def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int,
+                   noise_factor: np.ndarray | None = None, device: str = "cpu") -> ReferenceSAC:
+    """The reference update for a gapbench method name and its config."""
+    if name == "sac":
+        return ReferenceSAC(config, obs_dim, act_dim, seed, device)
+    if name == "cql":
+        return ReferenceCQL(config, obs_dim, act_dim, seed, device)
+    if name == "darc":
+        return ReferenceDARC(config, obs_dim, act_dim, seed, device)
+    if name == "h2o":
+        if noise_factor is None:
+            raise ValueError("the H2O reference needs the next-state noise factor")
+        return ReferenceH2O(config, obs_dim, act_dim, seed, noise_factor, device)
+    raise ValueError(f"no plain reference for {name!r}; references exist for sac, cql, darc, h2o")
+
+
+REFERENCE_METHODS = ("sac", "cql", "darc", "h2o")
