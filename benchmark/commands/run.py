@@ -1,4 +1,8 @@
-"""`gapbench run`: train a grid of cells, skipping completed runs, resuming interrupted ones."""
+"""`gapbench run`: train a grid of cells, skipping completed runs, resuming interrupted ones.
+
+The grid, runner and preset modules import torch, Sacred and the methods: they are imported
+when the command runs, so that `gapbench --help` and the other commands start fast.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ import os
 from pathlib import Path
 
 from benchmark.errors import UserError
-from benchmark.grid import Grid, check_names, parse_with
-from benchmark.presets import presets
-from benchmark.runner import SweepOptions, run_sweep
 
 
 def add_grid_arguments(parser) -> None:
@@ -57,8 +58,11 @@ def _csv(text: str | None, cast=str) -> tuple | None:
     return items
 
 
-def grids_from_args(args) -> list[Grid]:
+def grids_from_args(args) -> list:
     """The preset's grids with any explicit axis replacing the preset's, or a grid from the axes."""
+    from benchmark.grid import Grid, check_names, parse_with
+    from benchmark.presets import presets
+
     try:
         seeds = _csv(args.seeds, int)
     except ValueError:
@@ -96,6 +100,8 @@ def run(args) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if args.mongo and not args.mongo.startswith("mongodb://"):
         raise UserError(f"--mongo must be a mongodb:// URL, got {args.mongo!r}")
+    from benchmark.runner import SweepOptions, run_sweep
+
     grids = grids_from_args(args)
     options = SweepOptions(Path(args.results), args.executor, args.workers, args.address, args.mongo,
                            args.population)

@@ -6,10 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 from benchmark.commands.run import add_grid_arguments, grids_from_args
-from benchmark.grid import expand, identity
-from benchmark.runner import prepare_data
-from benchmark.store import scan
-from benchmark.worker import unit_running
 
 
 def register(sub) -> None:
@@ -21,6 +17,11 @@ def register(sub) -> None:
 
 
 def status(args) -> int:
+    from benchmark.grid import expand, identity  # torch and Sacred: only when the command runs
+    from benchmark.runner import prepare_data
+    from benchmark.store import scan
+    from benchmark.worker import unit_running
+
     runs = scan(Path(args.results))
     if args.preset is None and args.methods is None:
         # A RUNNING run whose process is gone (killed, machine rebooted) will never finish itself.
