@@ -69,6 +69,28 @@ def _cost(kind: str, value: str) -> CostOn:
     return value  # type: ignore[return-value]
 
 
+class _ActionGap(Gap):
+    """A gap on the executed action, of one size (`magnitude`) and with a control-cost choice."""
+
+    cost: CostOn
+
+    @property
+    def magnitude(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def perturbs_action(self) -> bool:
+        return True
+
+    @property
+    def cost_on(self) -> CostOn:
+        return self.cost
+
+    def __str__(self) -> str:
+        suffix = "" if self.cost == "commanded" else f":{self.cost}"
+        return f"{self.kind}:{self.magnitude!r}{suffix}"
+
+
 @dataclass(frozen=True)
 class NoGap(Gap):
     """The real dynamics: the simulator is exact."""
@@ -124,7 +146,7 @@ class Friction(Gap):
 
 
 @dataclass(frozen=True)
-class JointNoise(Gap):
+class JointNoise(_ActionGap):
     """Gaussian noise N(0, std^2) added to every executed action dimension (the paper uses 1.0).
 
     MuJoCo clamps the control to the actuators' range, so the physics sees the clipped noisy
@@ -140,24 +162,16 @@ class JointNoise(Gap):
         object.__setattr__(self, "std", _non_negative(self.kind, "std", self.std))
         _cost(self.kind, self.cost)
 
+    @property
+    def magnitude(self) -> float:
+        return self.std
+
     def executed_action(self, action, qvel, rng):
         return action + self.std * rng.standard_normal(action.shape)
 
-    @property
-    def perturbs_action(self) -> bool:
-        return True
-
-    @property
-    def cost_on(self) -> CostOn:
-        return self.cost
-
-    def __str__(self) -> str:
-        suffix = "" if self.cost == "commanded" else f":{self.cost}"
-        return f"joint_noise:{self.std!r}{suffix}"
-
 
 @dataclass(frozen=True)
-class VelocityOffset(Gap):
+class VelocityOffset(_ActionGap):
     """The test environment of the paper's Figure 3: an action offset that grows with speed.
 
     The executed action is ``a + k * |v_x| * 1``, where ``v_x`` is the torso's forward velocity
@@ -175,20 +189,12 @@ class VelocityOffset(Gap):
         object.__setattr__(self, "k", _non_negative(self.kind, "k", self.k))
         _cost(self.kind, self.cost)
 
+    @property
+    def magnitude(self) -> float:
+        return self.k
+
     def executed_action(self, action, qvel, rng):
         return action + self.k * abs(float(qvel[0]))
-
-    @property
-    def perturbs_action(self) -> bool:
-        return True
-
-    @property
-    def cost_on(self) -> CostOn:
-        return self.cost
-
-    def __str__(self) -> str:
-        suffix = "" if self.cost == "commanded" else f":{self.cost}"
-        return f"velocity_offset:{self.k!r}{suffix}"
 
 
 @dataclass(frozen=True)
