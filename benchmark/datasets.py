@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -149,19 +150,29 @@ def rollout(agent, task: str, size: int, rng: np.random.Generator) -> Transition
     """`size` steps of the (stochastic) behaviour policy in the real env, in whole-episode order."""
     from algos import PopulationRNG
 
-    env = envs.make_real(task)
     policy_rng = PopulationRNG([int(rng.integers(2**31))], "behaviour", agent.spec.device)
-    rows = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")}
-    obs = env.reset(seed=int(rng.integers(2**31)))[0]
-    for _ in range(size):
+
+    def behaviour(obs: np.ndarray) -> np.ndarray:
         action = agent.act(torch.as_tensor(obs, device=agent.spec.device)[None, None], False, policy_rng)[0, 0]
-        action = action.float().cpu().numpy()
+        return action.float().cpu().numpy()
+
+    return record(task, size, behaviour, reset_seed=int(rng.integers(2**31)))
+
+
+def record(task: str, steps: int, choose_action: Callable[[np.ndarray], np.ndarray], reset_seed: int) -> Transitions:
+    """`steps` steps of `choose_action(obs)` in the real env, D4RL's keys: an episode cut by the
+    time limit is a timeout, and so is the last one, cut by the budget."""
+    env = envs.make_real(task)
+    rows = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")}
+    obs = env.reset(seed=reset_seed)[0]
+    for _ in range(steps):
+        action = choose_action(obs)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         for key, value in zip(rows, (obs, action, reward, next_obs, terminated, truncated and not terminated)):
             rows[key].append(value)
         obs = env.reset()[0] if terminated or truncated else next_obs
     arrays = {k: np.asarray(v) for k, v in rows.items()}
-    arrays["timeouts"][-1] = not arrays["terminals"][-1]  # the last rollout episode ends with the budget
+    arrays["timeouts"][-1] = not arrays["terminals"][-1]
     return Transitions(**{k: v.astype(np.float32) if v.dtype.kind == "f" else v.astype(bool) for k, v in arrays.items()})
 
 

@@ -25,7 +25,8 @@ from tabulate import tabulate
 
 import envs
 from algos import get_method
-from benchmark.train import TrainConfig, Training
+from benchmark.datasets import record
+from benchmark.train import NullRecorder, TrainConfig, Training
 
 TASK = "halfcheetah"
 FAST_SAC = {"hidden": (64, 64), "policy_lr": 1e-3, "qf_lr": 1e-3, "alpha_multiplier": 0.2}
@@ -33,21 +34,17 @@ SMALL_CQL = {"batch_size": 64}
 EVAL_SEED = 7_000
 
 
-class Curve:
-    """A recorder that keeps the evaluation returns per seed: {step: {seed: return}}."""
+class Curve(NullRecorder):
+    """Keeps the evaluation returns per seed, {label: {seed: return}}, labelled by update, then
+    the final, longer evaluation as "final"."""
 
     def __init__(self):
-        self.points: dict[int, dict[int, float]] = {}
+        self.points: dict[int | str, dict[int, float]] = {}
 
     def scalar(self, name, step, value):
-        if name.startswith("eval/return/seed"):
-            self.points.setdefault(step, {})[int(name.rsplit("seed", 1)[1])] = value
-
-    def artifact(self, name, path):
-        pass
-
-    def progress(self, **fields):
-        pass
+        kind, _, seed = name.rpartition("/seed")
+        if kind in ("eval/return", "final/return"):
+            self.points.setdefault(step if kind == "eval/return" else "final", {})[int(seed)] = value
 
 
 def train(method: str, overrides: dict, steps: int, seeds: list[int], precision: str,
@@ -58,35 +55,28 @@ def train(method: str, overrides: dict, steps: int, seeds: list[int], precision:
     gap = envs.NoGap() if data is None else None
     training = Training(get_method(method), overrides, cfg, TASK, gap, data, seeds, recorder=curve)
     start = time.perf_counter()
-    result = training.run()
-    curve.points[steps + 1] = dict(zip(seeds, result["final_return"]))  # the final, longer evaluation
+    training.run()
     return training, curve, time.perf_counter() - start
 
 
 @torch.no_grad()
 def noisy_policy_data(training: Training, steps: int, noise: float, seed: int = 0) -> envs.Transitions:
     """The first member's deterministic action plus Gaussian noise, `steps` steps in the real env."""
-    env, rng, agent = envs.make_real(TASK), np.random.default_rng(seed), training.agent
-    rows = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")}
-    obs = env.reset(seed=seed)[0]
-    for _ in range(steps):
+    rng, agent = np.random.default_rng(seed), training.agent
+
+    def noisy(obs: np.ndarray) -> np.ndarray:
         states = torch.as_tensor(obs).expand(len(training.seeds), 1, -1)
         mean = agent.act(states, deterministic=True)[0, 0].float().numpy()
-        action = np.clip(mean + noise * rng.standard_normal(mean.shape), -1, 1).astype(np.float32)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        for key, value in zip(rows, (obs, action, reward, next_obs, terminated, truncated and not terminated)):
-            rows[key].append(value)
-        obs = env.reset()[0] if terminated or truncated else next_obs
-    return envs.Transitions(**{k: np.asarray(v, bool if k in ("terminals", "timeouts") else np.float32)
-                               for k, v in rows.items()})
+        return np.clip(mean + noise * rng.standard_normal(mean.shape), -1, 1).astype(np.float32)
+
+    return record(TASK, steps, noisy, reset_seed=seed)
 
 
 def report(name: str, curves: dict[str, Curve], seconds: dict[str, float], seeds: list[int]) -> None:
     rows = []
-    for step in sorted(curves["fp32"].points):
-        fp32 = np.array([curves["fp32"].points[step][s] for s in seeds])
-        bf16 = np.array([curves["bf16"].points[step][s] for s in seeds])
-        label = "final" if step == max(curves["fp32"].points) else step
+    for label in curves["fp32"].points:  # in the order logged
+        fp32 = np.array([curves["fp32"].points[label][s] for s in seeds])
+        bf16 = np.array([curves["bf16"].points[label][s] for s in seeds])
         rows.append([label, " ".join(f"{v:.0f}" for v in fp32), f"{fp32.mean():.0f}",
                      " ".join(f"{v:.0f}" for v in bf16), f"{bf16.mean():.0f}", f"{fp32.mean() - bf16.mean():+.0f}"])
     print(f"\n{name}: evaluation return per seed {seeds} "
