@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark.perf_reference import make_reference, split_rows
+
 TASK = "halfcheetah"
 DEFAULT_METHODS = ("sac", "cql", "darc", "h2o")
 POPULATION_TARGET_METHODS = ("sac", "darc", "h2o")  # CQL's K x 7936-row activations are memory-bound
@@ -92,8 +94,6 @@ class Workload:
         self.batch_rng = PopulationRNG(seeds, "batches", device)
         self.reference = None
         if reference:
-            from benchmark.perf_reference import make_reference
-
             noise = self.agent.next_state_noise_factor.cpu().numpy() if name == "h2o" else None
             self.reference = make_reference(name, self.agent.config, task.obs_dim, task.act_dim, 0, noise, device)
             self.reference.copy_from(self.agent)
@@ -109,8 +109,6 @@ class Workload:
 
     def reference_update(self) -> None:
         """The plain reference: one randint gather per source from a packed tensor, then `train`."""
-        from benchmark.perf_reference import split_rows
-
         batches = {}
         for source, size in self.reference.batch_sizes().items():
             index = torch.randint(len(self.ref_rows), (size,), generator=self.ref_generator, device=self.device)
