@@ -1,12 +1,12 @@
-"""Learning: the shared core and one file per method, all behind one interface (`algos.core.agent`)."""
+"""Learning: the shared core and one file per method, all behind one interface (`core.agent`)."""
 
 import importlib
 import pkgutil
 
-from algos.core.agent import Agent, AgentSpec, RealDataStats
-from algos.core.batch import Batch, FixedDataset, Layout, ReplayBuffer
-from algos.core.rng import PopulationRNG, derive_seed
-from algos.registry import Method, get_method, methods, register
+from gapbench.algos.core.agent import Agent, AgentSpec, RealDataStats
+from gapbench.algos.core.batch import Batch, FixedDataset, Layout, ReplayBuffer
+from gapbench.algos.core.rng import PopulationRNG, derive_seed
+from gapbench.algos.registry import Method, get_method, methods, register
 
 # Every module of this package registers its methods on import; a new file is picked up as is.
 # The paper's methods come first, in the paper's order, so listings and tables read like Table 1.

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
-from algos.core.agent import Agent, AgentSpec, Metrics, adam
-from algos.core.batch import Batch
-from algos.core.policy import TanhGaussianPolicy
-from algos.core.rng import PopulationRNG
-from algos.registry import register
+from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
+from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.policy import TanhGaussianPolicy
+from gapbench.algos.core.rng import PopulationRNG
+from gapbench.algos.registry import register
 
 
 @dataclass

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from algos.core.actor_critic import ActorCritic, ActorCriticConfig
-from algos.core.batch import Batch
-from algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
-from algos.registry import register
+from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
+from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from gapbench.algos.registry import register
 
 
 @dataclass

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from algos.core.batch import Batch
-from algos.darc import DARC, DARCConfig
-from algos.registry import register
+from gapbench.algos.core.batch import Batch
+from gapbench.algos.darc import DARC, DARCConfig
+from gapbench.algos.registry import register
 
 
 @dataclass

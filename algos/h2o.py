@@ -27,12 +27,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from algos.core.actor_critic import ActorCritic, ActorCriticConfig
-from algos.core.agent import Metrics
-from algos.core.batch import Batch
-from algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
-from algos.core.rng import PopulationRNG
-from algos.registry import register
+from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
+from gapbench.algos.core.agent import Metrics
+from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from gapbench.algos.core.rng import PopulationRNG
+from gapbench.algos.registry import register
 
 
 @dataclass

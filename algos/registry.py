@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from algos.core.agent import Agent, AgentSpec
+from gapbench.algos.core.agent import Agent, AgentSpec
 
 Role = Literal["baseline", "ablation", "extra"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from algos.core.actor_critic import ActorCritic, ActorCriticConfig
-from algos.registry import register
+from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
+from gapbench.algos.registry import register
 
 
 @dataclass

@@ -13,8 +13,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from analysis.errors import AnalysisError, StoreWarning
-from analysis.layout import TABLE2_CELL
+from gapbench.analysis.errors import AnalysisError, StoreWarning
+from gapbench.analysis.layout import TABLE2_CELL
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,9 +43,9 @@ def register(sub) -> None:
 
 
 def tables_command(args: argparse.Namespace) -> int:
-    from analysis.render import markdown, parse_formats, write
-    from analysis.runs import final_scores, load_runs
-    from analysis.tables import table1, table2
+    from gapbench.analysis.render import markdown, parse_formats, write
+    from gapbench.analysis.runs import final_scores, load_runs
+    from gapbench.analysis.tables import table1, table2
 
     formats = parse_formats(args.format)
     if args.expect_seeds is not None and args.expect_seeds < 1:
@@ -73,8 +73,8 @@ def plots_command(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, on any machine, headless included
 
-    from analysis.layout import method_colors, methods_table, table1_methods
-    from analysis.plots import (
+    from gapbench.analysis.layout import method_colors, methods_table, table1_methods
+    from gapbench.analysis.plots import (
         ablation_figure,
         figure3_cells,
         figure3_figure,
@@ -83,11 +83,11 @@ def plots_command(args: argparse.Namespace) -> int:
         save,
         style,
     )
-    from analysis.runs import final_scores, load_runs
-    from analysis.snapshots import load_snapshots
-    from analysis.stats import aggregate, aggregate_figure, improvement_figure, profile_figure, write_numbers
-    from analysis.store import open_store
-    from analysis.tables import ablation_task
+    from gapbench.analysis.runs import final_scores, load_runs
+    from gapbench.analysis.snapshots import load_snapshots
+    from gapbench.analysis.stats import aggregate, aggregate_figure, improvement_figure, profile_figure, write_numbers
+    from gapbench.analysis.store import open_store
+    from gapbench.analysis.tables import ablation_task
 
     if args.reps < 1:
         raise AnalysisError(f"--reps must be positive, got {args.reps}")

@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from analysis.layout import TABLE2_CELL, dataset_name, gap_name, methods_table, table1_methods, table2_methods
-from analysis.runs import in_row
-from analysis.tables import row_keys
+from gapbench.analysis.layout import TABLE2_CELL, dataset_name, gap_name, methods_table, table1_methods, table2_methods
+from gapbench.analysis.runs import in_row
+from gapbench.analysis.tables import row_keys
 
 DPI = 150
 FORMATS = ("png", "pdf")

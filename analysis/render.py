@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from analysis.errors import AnalysisError
-from analysis.tables import SWITCH_ROWS, Cell, Table
+from gapbench.analysis.errors import AnalysisError
+from gapbench.analysis.tables import SWITCH_ROWS, Cell, Table
 
 FORMATS = {"md": "Markdown", "tex": "LaTeX", "csv": "CSV"}
 MISSING, DAGGER = "–", "†"

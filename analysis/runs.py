@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.errors import StoreWarning
-from analysis.store import RunRecord, Store, open_store, sort_key
+from gapbench.analysis.errors import StoreWarning
+from gapbench.analysis.store import RunRecord, Store, open_store, sort_key
 
 EVAL_METRIC = re.compile(r"^eval/(return|normalized)/seed(\d+)$")
 

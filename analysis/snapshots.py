@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.errors import StoreWarning
-from analysis.store import Store
+from gapbench.analysis.errors import StoreWarning
+from gapbench.analysis.store import Store
 
 SNAPSHOT = re.compile(r"^figure3_step(\d+)\.npz$")
 ARRAYS = ("u", "omega", "q", "x_velocity")

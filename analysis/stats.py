@@ -19,11 +19,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tabulate import tabulate
 
-from analysis.errors import AnalysisError
-from analysis.layout import dataset_name, gap_name, methods_table, table1_methods
-from analysis.plots import style
-from analysis.runs import in_row
-from analysis.tables import row_keys
+from gapbench.analysis.errors import AnalysisError
+from gapbench.analysis.layout import dataset_name, gap_name, methods_table, table1_methods
+from gapbench.analysis.plots import style
+from gapbench.analysis.runs import in_row
+from gapbench.analysis.tables import row_keys
 
 STATISTICS = ("Median", "IQM", "Mean", "Optimality gap")
 REFERENCE = "h2o"  # the method whose probability of improvement over each other method is reported

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from analysis.errors import AnalysisError, StoreWarning
+from gapbench.analysis.errors import AnalysisError, StoreWarning
 
 # Files a FileStorage run folder must have; a COMPLETED run also needs its metrics and info.
 REQUIRED = ("config.json", "run.json")

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.errors import AnalysisError
-from analysis.layout import (
+from gapbench.analysis.errors import AnalysisError
+from gapbench.analysis.layout import (
     TABLE2_CELL,
     dataset_name,
     gap_name,
@@ -25,7 +25,7 @@ from analysis.layout import (
     table1_methods,
     table2_methods,
 )
-from analysis.runs import CELL, in_row
+from gapbench.analysis.runs import CELL, in_row
 
 METRIC_NAMES = {"return": "return", "normalized": "normalised score (D4RL scale, 0-100)"}
 YES, NO, NONE = "✓", "✗", "-"

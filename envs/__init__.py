@@ -1,15 +1,15 @@
 """Tasks, dynamics gaps and offline datasets. This layer imports nothing from the others."""
 
-from envs.datasets import Transitions, load_d4rl, save_d4rl
-from envs.discovery import D4RL_KINDS, GENERATED_KINDS, d4rl_dir, d4rl_path, gapbench_data_dir, generated_path
-from envs.gaps import PAPER_GAPS, Composite, Friction, Gap, Gravity, JointNoise, NoGap, VelocityOffset, parse_gap
-from envs.make import make_real, make_sim
-from envs.minari_adapter import load_minari
-from envs.measure import GapMeasure, measure_gap
-from envs.state import get_env_state, set_env_state
-from envs.tasks import TaskSpec, get_task, register_task, task_names
-from envs.d4rl_file import DatasetError
-from envs.datasets import DatasetSummary, check_d4rl
+from gapbench.envs.offline_data import Transitions, load_d4rl, save_d4rl
+from gapbench.envs.discovery import D4RL_KINDS, GENERATED_KINDS, d4rl_dir, d4rl_path, gapbench_data_dir, generated_path
+from gapbench.envs.gaps import PAPER_GAPS, Composite, Friction, Gap, Gravity, JointNoise, NoGap, VelocityOffset, parse_gap
+from gapbench.envs.make import make_real, make_sim
+from gapbench.envs.minari_adapter import load_minari
+from gapbench.envs.measure import GapMeasure, measure_gap
+from gapbench.envs.state import get_env_state, set_env_state
+from gapbench.envs.tasks import TaskSpec, get_task, register_task, task_names
+from gapbench.envs.d4rl_file import DatasetError
+from gapbench.envs.offline_data import DatasetSummary, check_d4rl
 
 __all__ = [
     "D4RL_KINDS", "GENERATED_KINDS", "PAPER_GAPS", "Composite", "DatasetError", "DatasetSummary", "Friction", "Gap",

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.gaps import Gap, parse_gap
-from envs.make import make_real, make_sim
-from envs.state import put_in_state
+from gapbench.envs.gaps import Gap, parse_gap
+from gapbench.envs.make import make_real, make_sim
+from gapbench.envs.state import put_in_state
 
 
 @dataclass(frozen=True)

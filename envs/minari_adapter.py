@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.datasets import Transitions
+from gapbench.envs.offline_data import Transitions
 
 
 def load_minari(dataset_id: str) -> Transitions:

@@ -2,7 +2,8 @@
 
 A checkpointed run must resume bit-for-bit, so this captures everything a step depends on:
 MuJoCo's integration state (positions, velocities, warm-start accelerations, time, controls),
-the time-limit counter, the env's reset RNG and the gap's noise RNG.
+the time-limit counter, the env's reset RNG, the gap's noise RNG and the commands an action delay
+has not yet executed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from envs.make import GapEnv
+from gapbench.envs.make import GapEnv
 
 _SIM_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
 
@@ -41,6 +42,7 @@ def get_env_state(env: gym.Env) -> dict[str, Any]:
         "elapsed_steps": None if time_limit is None else time_limit._elapsed_steps,
         "reset_rng": base.np_random.bit_generator.state,
         "noise_rng": None if gap_env is None else gap_env.noise_rng.bit_generator.state,
+        "pending_actions": None if gap_env is None else [a.copy() for a in gap_env.pending],
     }
 
 
@@ -57,6 +59,8 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
     gap_env = _find(env, GapEnv)
     if gap_env is not None:
         gap_env.noise_rng.bit_generator.state = state["noise_rng"]
+        gap_env.pending.clear()
+        gap_env.pending.extend(np.array(a) for a in state.get("pending_actions") or [])
 
 
 def observe(env: gym.Env) -> np.ndarray:

@@ -12,9 +12,9 @@ import io
 import numpy as np
 import torch
 
-import algos
-from algos import AgentSpec, Batch, Layout, RealDataStats
-from algos.core.nets import MLP
+from gapbench import algos
+from gapbench.algos import AgentSpec, Batch, Layout, RealDataStats
+from gapbench.algos.core.nets import MLP
 
 OBS_DIM, ACT_DIM = 3, 2
 LAYOUT = Layout(OBS_DIM, ACT_DIM)

@@ -10,8 +10,8 @@ import torch
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import TanhTransform
 
-import algos
-from algos.bc import BC, BCConfig
+from gapbench import algos
+from gapbench.algos.bc import BC, BCConfig
 from algos_support import LAYOUT, OBS_DIM, make, spec, to_batch, transitions
 
 

@@ -12,12 +12,12 @@ import torch
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import TanhTransform
 
-from algos import PopulationRNG
-from algos.core.critic import soft_update
-from algos.core.nets import BatchedLinear
-from algos.core.policy import TanhGaussianPolicy
-from algos.cql import CQLConfig, cql_regulariser
-from algos.h2o import weighted_log_sum_exp
+from gapbench.algos import PopulationRNG
+from gapbench.algos.core.critic import soft_update
+from gapbench.algos.core.nets import BatchedLinear
+from gapbench.algos.core.policy import TanhGaussianPolicy
+from gapbench.algos.cql import CQLConfig, cql_regulariser
+from gapbench.algos.h2o import weighted_log_sum_exp
 from algos_support import make, real_observations, to_batch, transitions
 
 

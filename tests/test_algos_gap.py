@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from algos import AgentSpec, Batch, Layout, PopulationRNG
-from algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from gapbench.algos import AgentSpec, Batch, Layout, PopulationRNG
+from gapbench.algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
 from algos_support import ACT_DIM, OBS_DIM, make, set_affine_logits, to_batch, transitions
 
 SA_IN, SAS_IN = OBS_DIM + ACT_DIM, 2 * OBS_DIM + ACT_DIM

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from algos import PopulationRNG, get_method
+from gapbench.algos import PopulationRNG, get_method
 from algos_support import (H2O_FAMILY, METHOD_NAMES, batch_rows, feed, make, member, parameters, round_trip,
                            set_affine_logits, to_batch, transitions)
 

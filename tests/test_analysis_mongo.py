@@ -7,9 +7,9 @@ import os
 import pandas as pd
 import pytest
 
-from analysis.runs import load_runs
-from analysis.snapshots import load_snapshots
-from analysis.store import open_store
+from gapbench.analysis.runs import load_runs
+from gapbench.analysis.snapshots import load_snapshots
+from gapbench.analysis.store import open_store
 from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
     FIGURE3,
     results_store_fixture,

@@ -13,9 +13,9 @@ from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
 from scipy import stats as scipy_stats
 
-from analysis.errors import AnalysisError
-from analysis.layout import method_colors, methods_table
-from analysis.plots import (
+from gapbench.analysis.errors import AnalysisError
+from gapbench.analysis.layout import method_colors, methods_table
+from gapbench.analysis.plots import (
     DPI,
     ablation_figure,
     figure3_cells,
@@ -23,9 +23,9 @@ from analysis.plots import (
     figure3_stem,
     learning_curves_figure,
 )
-from analysis.runs import final_scores, load_runs
-from analysis.snapshots import load_snapshots
-from analysis.store import open_store
+from gapbench.analysis.runs import final_scores, load_runs
+from gapbench.analysis.snapshots import load_snapshots
+from gapbench.analysis.store import open_store
 from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
     SNAPSHOT_BATCH,
     SNAPSHOT_STEPS,
@@ -133,7 +133,7 @@ def test_figure3_shows_the_saved_snapshots(loaded, results_store):
 
 
 def test_aggregate_statistics_match_a_hand_computation(loaded, results_store):
-    from analysis.stats import aggregate
+    from gapbench.analysis.stats import aggregate
 
     _, _, final, _ = loaded
     result = aggregate(final, reps=100)
@@ -160,7 +160,7 @@ def test_aggregate_statistics_match_a_hand_computation(loaded, results_store):
 
 
 def test_aggregate_statistics_say_how_to_install_rliable(monkeypatch, loaded):
-    from analysis.stats import aggregate
+    from gapbench.analysis.stats import aggregate
 
     monkeypatch.setitem(sys.modules, "rliable", None)  # as if the `stats` extra were not installed
     with pytest.raises(AnalysisError, match=r"pip install 'gapbench\[stats\]'"):

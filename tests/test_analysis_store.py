@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.errors import AnalysisError, StoreWarning
-from analysis.runs import final_scores, load_runs
+from gapbench.analysis.errors import AnalysisError, StoreWarning
+from gapbench.analysis.runs import final_scores, load_runs
 from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
     read_csv,
     results_store_fixture,

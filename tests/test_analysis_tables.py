@@ -11,10 +11,10 @@ import statistics
 import pandas as pd
 import pytest
 
-from analysis.cli import register
-from analysis.render import markdown
-from analysis.runs import final_scores, load_runs
-from analysis.tables import Cell, bold_rule, switches, table1
+from gapbench.analysis.cli import register
+from gapbench.analysis.render import markdown
+from gapbench.analysis.runs import final_scores, load_runs
+from gapbench.analysis.tables import Cell, bold_rule, switches, table1
 from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
     hand_scores,
     read_csv,

@@ -18,31 +18,38 @@ FORBIDDEN = {
 }
 
 
-def imported_top_levels(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module an import statement names, `from gapbench import envs` as gapbench.envs."""
     names = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            if node.module == "gapbench":
+                names.update(f"gapbench.{alias.name}" for alias in node.names)
     return names
+
+
+def imported_layers(path: Path) -> set[str]:
+    return {name.split(".")[1] for name in imported_modules(path)
+            if name.startswith("gapbench.") and name.split(".")[1] in LAYERS}
 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_layer_never_imports_upward(layer):
     offenders = {}
     for path in sorted((ROOT / layer).rglob("*.py")):
-        bad = imported_top_levels(path) & FORBIDDEN[layer]
+        bad = imported_layers(path) & FORBIDDEN[layer]
         if bad:
             offenders[str(path.relative_to(ROOT))] = sorted(bad)
     assert not offenders
 
 
 def config_classes():
-    import algos
-    from benchmark.datasets import Recipe
-    from benchmark.train import TrainConfig
+    from gapbench import algos
+    from gapbench.benchmark.data.generation import Recipe
+    from gapbench.benchmark.training.loop import TrainConfig
 
     classes = {m.agent.Config for m in algos.methods()} | {TrainConfig, Recipe}
     return sorted(classes, key=lambda c: c.__name__)

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-import envs
-from envs import DatasetError, Transitions, load_d4rl, save_d4rl
+from gapbench import envs
+from gapbench.envs import DatasetError, Transitions, load_d4rl, save_d4rl
 from tests.conftest import run_cli
 
 OBS, ACT = 17, 6

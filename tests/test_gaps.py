@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import envs
-from envs.gaps import Composite, Friction, Gravity, JointNoise, NoGap, VelocityOffset, parse_gap
+from gapbench import envs
+from gapbench.envs.gaps import Composite, Friction, Gravity, JointNoise, NoGap, VelocityOffset, parse_gap
 
 GAPS = ["gravity:2.0", "friction:0.3", "joint_noise:1.0", "velocity_offset:0.2", "gravity:2.0+joint_noise:0.5"]
 ACTIONS = np.random.default_rng(0).uniform(-1, 1, size=(60, 6)).astype(np.float32)

@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 import torch
 
-import envs
-from algos import get_method
-from benchmark.precision_check import FAST_SAC, noisy_policy_data
-from benchmark.train import TrainConfig, Training
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.benchmark.perf.precision_check import FAST_SAC, noisy_policy_data
+from gapbench.benchmark.training.loop import TrainConfig, Training
 
 pytestmark = pytest.mark.slow
 EVAL_SEED = 7_000

@@ -15,7 +15,7 @@ import torch
 from algos_support import ACT_DIM, OBS_DIM, batch_rows, make, to_batch
 from conftest import run_cli
 
-from benchmark.perf_reference import REFERENCE_METHODS, make_reference, split_rows
+from gapbench.benchmark.perf.reference import REFERENCE_METHODS, make_reference, split_rows
 
 
 def _linear_weights(sequential) -> list[torch.Tensor]:
@@ -105,7 +105,7 @@ def test_gapbench_perf_rejects_unknown_methods_and_sections():
 @pytest.mark.parametrize("name", REFERENCE_METHODS)
 def test_updates_run_on_cuda_with_every_tensor_there(name):
     """The GPU path: agent, batches and reference all on the device; nothing falls back to the CPU."""
-    from benchmark.perf import Workload
+    from gapbench.benchmark.perf.measure import Workload
 
     work = Workload(name, population=3, device="cuda", data_rows=5000)
     for _ in range(3):

@@ -109,7 +109,7 @@ def test_a_diverging_run_fails_with_its_reason_and_the_sweep_goes_on(tmp_path):
 
 
 def worker_pids(parent: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "benchmark.worker"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "gapbench.benchmark.sweep.worker"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
 
 
@@ -171,7 +171,7 @@ def test_ray_executor_runs_the_same_cells(tmp_path):
 
 def test_a_cell_runs_from_sacreds_own_command_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmark.experiment", "with", "method=sac", "gap=joint_noise:0.5", "steps=50",
+        [sys.executable, "-m", "gapbench.benchmark.cell.experiment", "with", "method=sac", "gap=joint_noise:0.5", "steps=50",
          "seeds=[3]", "train.updates_per_epoch=50", "train.sim_steps_per_epoch=50", "train.eval_every=50",
          "train.eval_episodes=1", "train.final_eval_episodes=1", "-F", str(tmp_path / "runs")],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)

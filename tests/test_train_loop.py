@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import envs
-from algos import get_method
-from benchmark.train import Diverged, Training, TrainConfig
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.benchmark.training.loop import Diverged, Training, TrainConfig
 
 
 def tiny_real_data(n: int = 3000, seed: int = 0) -> envs.Transitions:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from algos.core.agent import Agent, AgentSpec, Metrics, adam
-from algos.core.batch import Batch
-from algos.core.critic import TwinQ, soft_update
-from algos.core.nets import frozen
-from algos.core.policy import TanhGaussianPolicy
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
+from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.critic import TwinQ, soft_update
+from gapbench.algos.core.nets import frozen
+from gapbench.algos.core.policy import TanhGaussianPolicy
+from gapbench.algos.core.rng import PopulationRNG
 
 
 @dataclass

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from algos.core.batch import Batch
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.rng import PopulationRNG
 
 Source = Literal["real", "sim"]
 Metrics = dict[str, torch.Tensor]  # name -> per-member values [K]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.rng import PopulationRNG
 
 
 @dataclass(frozen=True)

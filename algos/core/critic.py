@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from algos.core.nets import MLP
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.nets import MLP
+from gapbench.algos.core.rng import PopulationRNG
 
 
 class TwinQ(nn.Module):

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algos.core.agent import adam
-from algos.core.nets import MLP
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.agent import adam
+from gapbench.algos.core.nets import MLP
+from gapbench.algos.core.rng import PopulationRNG
 
 REAL, SIM = 0, 1
 

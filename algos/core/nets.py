@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.rng import PopulationRNG
 
 
 class BatchedLinear(nn.Module):

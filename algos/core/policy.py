@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algos.core.nets import MLP
-from algos.core.rng import PopulationRNG
+from gapbench.algos.core.nets import MLP
+from gapbench.algos.core.rng import PopulationRNG
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-import envs
-from algos import Agent, Layout, PopulationRNG, ReplayBuffer, derive_seed
-from envs import Gap
+from gapbench import envs
+from gapbench.algos import Agent, Layout, PopulationRNG, ReplayBuffer, derive_seed
+from gapbench.envs import Gap
 
 
 class SimCollector:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from benchmark.executors import Unit
+from gapbench.benchmark.sweep.executors import Unit
 
 
 class SweepProgress:

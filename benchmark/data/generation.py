@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-import envs
-from algos import get_method
-from envs import Transitions
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.envs import Transitions
 
 GENERATOR_VERSION = 1
 
@@ -87,7 +87,7 @@ def _file_lock(path: Path):
 
 def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
     """Train SAC in the real env and write all four D4RL-style datasets of the recipe."""
-    from benchmark.train import TrainConfig, Training
+    from gapbench.benchmark.training.loop import TrainConfig, Training
 
     spec = envs.get_task(task)
     target = recipe.medium_fraction * spec.ref_max_score
@@ -148,7 +148,7 @@ class _EvalWatcher:
 @torch.no_grad()
 def rollout(agent, task: str, size: int, rng: np.random.Generator) -> Transitions:
     """`size` steps of the (stochastic) behaviour policy in the real env, in whole-episode order."""
-    from algos import PopulationRNG
+    from gapbench.algos import PopulationRNG
 
     policy_rng = PopulationRNG([int(rng.integers(2**31))], "behaviour", agent.spec.device)
 
@@ -178,7 +178,7 @@ def record(task: str, steps: int, choose_action: Callable[[np.ndarray], np.ndarr
 
 def replay_transitions(buffer, layout, rows: int) -> Transitions:
     """The first `rows` replay rows; an episode boundary is where s' is not the next row's s."""
-    from algos import Batch
+    from gapbench.algos import Batch
 
     batch = Batch.unpack(buffer.rows[0, :rows].cpu(), layout)
     obs, next_obs = batch.obs.numpy(), batch.next_obs.numpy()

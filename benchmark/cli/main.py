@@ -1,6 +1,6 @@
 """The `gapbench` command.
 
-Subcommands come from `benchmark.commands` and from the ``gapbench.commands`` entry-point group,
+Subcommands come from `gapbench.benchmark.cli.commands` and from the ``gapbench.commands`` entry-point group,
 which is how the analysis layer adds `tables` and `plots` without this layer importing upward.
 """
 
@@ -10,10 +10,10 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from envs.d4rl_file import DatasetError
+from gapbench.envs.d4rl_file import DatasetError
 
-from benchmark.commands import COMMAND_MODULES
-from benchmark.errors import UserError
+from gapbench.benchmark.cli.commands import COMMAND_MODULES
+from gapbench.benchmark.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:

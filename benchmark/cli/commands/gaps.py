@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import envs
-
-from benchmark.commands.common import parse_gap_arg, parse_task_arg
+from gapbench import envs
+from gapbench.benchmark.cli.commands.common import parse_gap_arg, parse_task_arg
 
 
 def register(sub) -> None:
@@ -28,7 +27,7 @@ def run_measure(args) -> int:
     task = parse_task_arg(args.task)
     gap = parse_gap_arg(args.gap)
     if args.samples < 1:
-        from benchmark.errors import UserError
+        from gapbench.benchmark.errors import UserError
 
         raise UserError(f"--samples must be at least 1, got {args.samples}")
     result = envs.measure_gap(task, gap, samples=args.samples, seed=args.seed)

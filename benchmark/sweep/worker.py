@@ -1,7 +1,7 @@
 """Runs one unit of a sweep (a cell and its seeds) as a Sacred run, in whatever process it is in.
 
 Every executor ends here: the sequential one in the sweep's own process, the local one in a
-subprocess (`python -m benchmark.worker UNIT_JSON`, progress as JSON lines on an inherited fd),
+subprocess (`python -m gapbench.benchmark.sweep.worker UNIT_JSON`, progress as JSON lines on an inherited fd),
 and the Ray one in a Ray task. A lock file per unit makes sure one unit never trains twice at
 once, even across sweeps: the lock dies with the process that holds it.
 """
@@ -50,8 +50,8 @@ def run_unit(unit: dict[str, Any], progress: Callable[[dict], None] | None = Non
 
 
 def _run_locked(unit: dict[str, Any], progress, capture: str) -> dict[str, Any]:
-    from benchmark import experiment
-    from benchmark.sacred_compat import FileStorageObserver
+    from gapbench.benchmark.cell import experiment
+    from gapbench.benchmark.cell.sacred_compat import FileStorageObserver
 
     observers = [FileStorageObserver(str(Path(unit["results"]) / "runs"))]
     if unit.get("mongo"):
@@ -60,7 +60,7 @@ def _run_locked(unit: dict[str, Any], progress, capture: str) -> dict[str, Any]:
     try:
         run = experiment.run(config, observers, progress, capture)
     except Exception as err:  # Sacred has already marked the run FAILED and stored the trace
-        from benchmark.train import Diverged
+        from gapbench.benchmark.training.loop import Diverged
 
         reason = err.reason if isinstance(err, Diverged) else f"{type(err).__name__}: {err}"
         return {"status": "FAILED", "reason": reason, "trace": traceback.format_exc(limit=5)}
@@ -71,7 +71,7 @@ def mongo_observer(url: str):
     """`mongodb://HOST:PORT/DB` -> Sacred's MongoObserver writing to database DB."""
     from urllib.parse import urlparse
 
-    from benchmark.sacred_compat import MongoObserver
+    from gapbench.benchmark.cell.sacred_compat import MongoObserver
 
     db = urlparse(url).path.lstrip("/") or "sacred"
     return MongoObserver(url=url, db_name=db)

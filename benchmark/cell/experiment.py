@@ -2,7 +2,7 @@
 
 It also runs on Sacred's own command line, e.g.
 
-    python -m benchmark.experiment with method=h2o dataset=medium-replay gap=gravity:2.0 \
+    python -m gapbench.benchmark.cell.experiment with method=h2o dataset=medium-replay gap=gravity:2.0 \
         steps=20000 'seeds=[0,1]' algo.beta=0.05 train.eval_every=2000 -F results/runs
 
 The recorded config holds the fully resolved method and training configs, the data source and
@@ -23,12 +23,12 @@ from typing import Any
 
 import torch
 
-import envs
-from algos import get_method
-from benchmark import datasets
-from benchmark.grid import Cell, identity
-from benchmark.sacred_compat import Experiment, apply_backspaces_and_linefeeds
-from benchmark.train import Diverged, TrainConfig, Training, train_config
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.benchmark.data import generation
+from gapbench.benchmark.sweep.grid import Cell, identity
+from gapbench.benchmark.cell.sacred_compat import Experiment, apply_backspaces_and_linefeeds
+from gapbench.benchmark.training.loop import Diverged, TrainConfig, Training, train_config
 
 ex = Experiment("gapbench")
 ex.captured_out_filter = apply_backspaces_and_linefeeds
@@ -48,7 +48,7 @@ def config():
     steps = 1_000_000  # gradient updates
     algo = json.loads(json.dumps(dataclasses.asdict(get_method(method).config())))  # the method's config
     train = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))  # the training loop's config
-    recipe = dataclasses.asdict(datasets.Recipe())  # how to generate the data if no D4RL file exists
+    recipe = dataclasses.asdict(generation.Recipe())  # how to generate the data if no D4RL file exists
     data = {}  # filled in: where the real data came from
     checkpoint_dir = "results/checkpoints"  # resumable state of unfinished runs
 
@@ -57,12 +57,12 @@ def config():
 def resolve(config, command_name, logger):
     """Record the resolved configs, drop the axes the method ignores, and find the data."""
     method = get_method(config["method"])
-    recipe = datasets.Recipe(**config["recipe"])
+    recipe = generation.Recipe(**config["recipe"])
     dataset = config["dataset"] if "real" in method.agent.sources else None
     gap = str(envs.parse_gap(config["gap"])) if "sim" in method.agent.sources else None
     cell = Cell(method.name, config["task"], dataset, gap, config["steps"], dict(config["algo"]),
                 dict(config["train"]), recipe)
-    data = datasets.resolve(config["task"], dataset, recipe).config() if dataset else None
+    data = generation.resolve(config["task"], dataset, recipe).config() if dataset else None
     return {**cell.config(data), "recipe": dataclasses.asdict(recipe)}
 
 
@@ -80,7 +80,7 @@ def main(_run, method, task, dataset, gap, seeds, algo, train, recipe, checkpoin
                                "ref_max_score": envs.get_task(task).ref_max_score}})
     real = None
     if dataset is not None:
-        source = datasets.ensure(datasets.resolve(task, dataset, datasets.Recipe(**recipe)))
+        source = generation.ensure(generation.resolve(task, dataset, generation.Recipe(**recipe)))
         real = envs.load_d4rl(source.path, task=task, drop_timeouts=not cfg.keep_timeout_transitions)
     stem = f"{key}-seeds{'_'.join(str(s) for s in seeds)}"
     checkpoint = Path(checkpoint_dir) / f"{stem}.pt"

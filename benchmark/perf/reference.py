@@ -115,7 +115,7 @@ def soft_target_update(network: nn.Module, target_network: nn.Module, tau: float
 
 
 def _stream(seed: int, name: str, device: str) -> torch.Generator:
-    from algos import derive_seed  # gapbench's seeding of a named stream, nothing else
+    from gapbench.algos import derive_seed  # gapbench's seeding of a named stream, nothing else
 
     g = torch.Generator(device=device)
     g.manual_seed(derive_seed(seed, name))

@@ -4,9 +4,9 @@ Every speed figure is a ratio taken inside one process (or one round of processe
 shared, noisy machine moves both sides of it alike:
 
 * **update speed**: gapbench's real update (``get_method(name).make(spec)``, batches drawn from a
-  `FixedDataset` / `ReplayBuffer` exactly as `benchmark.train` draws them, then
+  `FixedDataset` / `ReplayBuffer` exactly as `training.loop` draws them, then
   ``agent.update(real, sim)``) against the plain one-seed update of the same maths in
-  `benchmark.perf_reference`, in interleaved blocks, one thread;
+  `perf.reference`, in interleaved blocks, one thread;
 * **population**: agent-updates/s (K x rounds/s) of a K-member population against K=1;
 * **local executor**: total updates/s of the machine with 1 worker process and with ``nproc``
   worker processes, each set up as `LocalExecutor` sets up its workers (OMP/MKL threads 1,
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.perf_reference import make_reference, split_rows
+from gapbench.benchmark.perf.reference import make_reference, split_rows
 
 TASK = "halfcheetah"
 DEFAULT_METHODS = ("sac", "cql", "darc", "h2o")
@@ -66,8 +66,8 @@ class Workload:
 
     def __init__(self, name: str, population: int = 1, device: str = "cpu", data_rows: int = DATA_ROWS,
                  reference: bool = True):
-        import envs
-        from algos import (
+        from gapbench import envs
+        from gapbench.algos import (
             AgentSpec,
             FixedDataset,
             Layout,
@@ -216,7 +216,7 @@ class _Workers:
     """`count` worker processes, warm and waiting; `run(n)` times the first n of them together."""
 
     def __init__(self, method: str, count: int, device: str):
-        self.procs = [subprocess.Popen([sys.executable, "-m", "benchmark.perf", "_worker", method, device],
+        self.procs = [subprocess.Popen([sys.executable, "-m", "gapbench.benchmark.perf.measure", "_worker", method, device],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_worker_env(), text=True)
                       for _ in range(count)]
         for p in self.procs:
@@ -276,8 +276,7 @@ def measure_workers(method: str, seconds: float, rounds: int, device: str) -> di
 
 def write_dataset(path: Path, transitions: int) -> Path:
     """A D4RL-format file of `transitions` rows: 1000-step episodes cut by the time limit."""
-    import envs
-
+    from gapbench import envs
     task = envs.get_task(TASK)
     gen = np.random.default_rng(0)
     timeouts = np.zeros(transitions, bool)
@@ -293,8 +292,7 @@ def write_dataset(path: Path, transitions: int) -> Path:
 
 
 def measure_load(path: Path, repeats: int = 3) -> list[float]:
-    import envs
-
+    from gapbench import envs
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -306,7 +304,7 @@ def measure_load(path: Path, repeats: int = 3) -> list[float]:
 
 def measure_memory(path: Path, sim_rows: int, device: str) -> dict[str, Any]:
     """Peak RSS of a fresh process that sets up one H2O run on the file (see `_memory_main`)."""
-    out = subprocess.run([sys.executable, "-m", "benchmark.perf", "_memory", str(path), str(sim_rows), device],
+    out = subprocess.run([sys.executable, "-m", "gapbench.benchmark.perf.measure", "_memory", str(path), str(sim_rows), device],
                          env=_worker_env(), capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the memory probe failed:\n{out.stderr[-2000:]}")
@@ -328,11 +326,11 @@ def _rss_gib() -> float:
 
 
 def _memory_main(path: str, sim_rows: str, device: str) -> int:
-    """Load the data, build the H2O `Training` as `benchmark.experiment` does, fill the sim buffer
+    """Load the data, build the H2O `Training` as `cell.experiment` does, fill the sim buffer
     to capacity, make 20 updates; print the peak RSS after each stage."""
-    import envs
-    from algos import get_method
-    from benchmark.train import TrainConfig, Training
+    from gapbench import envs
+    from gapbench.algos import get_method
+    from gapbench.benchmark.training.loop import TrainConfig, Training
 
     torch.set_num_threads(1)
     stages = {"imports": _rss_gib()}
@@ -503,7 +501,7 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
 
 
 def _main(argv: list[str]) -> int:
-    """The hidden entry points of the probe processes (`python -m benchmark.perf _worker ...`)."""
+    """The hidden entry points of the probe processes (`python -m gapbench.benchmark.perf.measure _worker ...`)."""
     if argv and argv[0] == "_worker":
         return _worker_main(*argv[1:])
     if argv and argv[0] == "_memory":

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from envs.d4rl_file import DatasetError, read_d4rl_arrays, write_d4rl_arrays
-from envs.tasks import get_task
+from gapbench.envs.d4rl_file import DatasetError, read_d4rl_arrays, write_d4rl_arrays
+from gapbench.envs.tasks import get_task
 
 
 @dataclass(eq=False)

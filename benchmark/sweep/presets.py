@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from algos import get_method, methods
-from benchmark.datasets import Recipe
-from benchmark.grid import Grid, expand
-from envs import PAPER_GAPS
+from gapbench.algos import get_method, methods
+from gapbench.benchmark.data.generation import Recipe
+from gapbench.benchmark.sweep.grid import Grid, expand
+from gapbench.envs import PAPER_GAPS
 
 TABLE1_METHODS = ("sac", "cql", "darc", "darc+", "h2o")
 ABLATIONS = ("h2o", "h2o-a", "h2o-dr", "h2o-a-dr", "h2o-reg", "h2o-reg-dr", "cql", "sac")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from benchmark.commands.run import add_grid_arguments, grids_from_args
+from gapbench.benchmark.cli.commands.run import add_grid_arguments, grids_from_args
 
 
 def register(sub) -> None:
@@ -17,10 +17,10 @@ def register(sub) -> None:
 
 
 def status(args) -> int:
-    from benchmark.grid import expand, identity  # torch and Sacred: only when the command runs
-    from benchmark.runner import prepare_data
-    from benchmark.store import scan
-    from benchmark.worker import unit_running
+    from gapbench.benchmark.sweep.grid import expand, identity  # torch and Sacred: only when the command runs
+    from gapbench.benchmark.sweep.runner import prepare_data
+    from gapbench.benchmark.sweep.completed import scan
+    from gapbench.benchmark.sweep.worker import unit_running
 
     runs = scan(Path(args.results))
     if args.preset is None and args.methods is None:

@@ -10,7 +10,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from benchmark.errors import UserError
+from gapbench.benchmark.errors import UserError
 
 
 def add_grid_arguments(parser) -> None:
@@ -60,8 +60,8 @@ def _csv(text: str | None, cast=str) -> tuple | None:
 
 def grids_from_args(args) -> list:
     """The preset's grids with any explicit axis replacing the preset's, or a grid from the axes."""
-    from benchmark.grid import Grid, check_names, parse_with
-    from benchmark.presets import presets
+    from gapbench.benchmark.sweep.grid import Grid, check_names, parse_with
+    from gapbench.benchmark.sweep.presets import presets
 
     try:
         seeds = _csv(args.seeds, int)
@@ -100,7 +100,7 @@ def run(args) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if args.mongo and not args.mongo.startswith("mongodb://"):
         raise UserError(f"--mongo must be a mongodb:// URL, got {args.mongo!r}")
-    from benchmark.runner import SweepOptions, run_sweep
+    from gapbench.benchmark.sweep.runner import SweepOptions, run_sweep
 
     grids = grids_from_args(args)
     options = SweepOptions(Path(args.results), args.executor, args.workers, args.address, args.mongo,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import envs
-from envs.d4rl_file import read_d4rl_arrays
+from gapbench import envs
+from gapbench.envs.d4rl_file import read_d4rl_arrays
 
-from benchmark.commands.common import parse_task_arg
+from gapbench.benchmark.cli.commands.common import parse_task_arg
 
 
 def register(sub) -> None:
@@ -39,20 +39,20 @@ def register(sub) -> None:
 
 
 def run_make(args) -> int:
-    from benchmark import datasets
-    from benchmark.errors import UserError
-    from benchmark.runner import generation_progress
+    from gapbench.benchmark.data import generation
+    from gapbench.benchmark.errors import UserError
+    from gapbench.benchmark.sweep.runner import generation_progress
 
     task = parse_task_arg(args.task)
     if args.size < 1 or args.budget < 1:
         raise UserError("--size and --budget must be positive")
-    recipe = datasets.Recipe(size=args.size, budget=args.budget, seed=args.seed)
+    recipe = generation.Recipe(size=args.size, budget=args.budget, seed=args.seed)
     path = envs.generated_path(task, args.kind, recipe.tag)
     if path.is_file() and not args.force:
         print(f"already generated: {path} (use --force to make it again)")
     else:
         print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag})")
-        paths = datasets.generate(task, recipe, progress=generation_progress(task, recipe.budget))
+        paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget))
         for kind, p in paths.items():
             print(f"  {kind:14s} {p}")
     summary = envs.check_d4rl(path, task)

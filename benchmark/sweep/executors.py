@@ -1,6 +1,6 @@
 """Where units run: in this process, in local subprocesses, or as Ray tasks.
 
-All three run the same `benchmark.worker.run_unit` and report the same events, so the sweep,
+All three run the same `sweep.worker.run_unit` and report the same events, so the sweep,
 its progress display and its resume logic do not care which one is used.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchmark.worker import run_unit
+from gapbench.benchmark.sweep.worker import run_unit
 
 
 @dataclass
@@ -71,7 +71,7 @@ class LocalExecutor:
         env = {**os.environ, "GAPBENCH_PROGRESS_FD": str(write_fd), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         log_path = self.log_dir / f"{unit.payload['identity']}-seeds{'_'.join(map(str, unit.seeds))}.log"
         with open(log_path, "a") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", json.dumps(unit.payload)],
+            proc = subprocess.Popen([sys.executable, "-m", "gapbench.benchmark.sweep.worker", json.dumps(unit.payload)],
                                     pass_fds=(write_fd,), env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         os.close(write_fd)

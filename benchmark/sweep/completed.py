@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.grid import identity
+from gapbench.benchmark.sweep.grid import identity
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import envs
-
-from benchmark.errors import UserError
+from gapbench import envs
+from gapbench.benchmark.errors import UserError
 
 
 def parse_task_arg(task: str) -> str:

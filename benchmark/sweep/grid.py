@@ -15,13 +15,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import envs
-from algos import get_method
-from algos import methods as all_methods
-from benchmark.datasets import Recipe
-from benchmark.errors import UserError
-from benchmark.sacred_compat import get_config_updates
-from benchmark.train import TrainConfig, train_config
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.algos import methods as all_methods
+from gapbench.benchmark.data.generation import Recipe
+from gapbench.benchmark.errors import UserError
+from gapbench.benchmark.cell.sacred_compat import get_config_updates
+from gapbench.benchmark.training.loop import TrainConfig, train_config
 
 # Fields that change what is logged or where, never a result.
 NOT_IDENTITY = {"train": {"device", "torch_threads", "checkpoint_every", "log_every"}}

@@ -8,15 +8,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import envs
-from algos import get_method
-from benchmark import datasets
-from benchmark.errors import UserError
-from benchmark.executors import Unit, make_executor
-from benchmark.grid import Cell, Grid, expand, identity
-from benchmark.progress import SweepProgress
-from benchmark.store import completed_seeds, scan
-from benchmark.worker import unit_running
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.benchmark.data import generation
+from gapbench.benchmark.errors import UserError
+from gapbench.benchmark.sweep.executors import Unit, make_executor
+from gapbench.benchmark.sweep.grid import Cell, Grid, expand, identity
+from gapbench.benchmark.sweep.progress import SweepProgress
+from gapbench.benchmark.sweep.completed import completed_seeds, scan
+from gapbench.benchmark.sweep.worker import unit_running
 
 
 @dataclass(frozen=True)
@@ -35,21 +35,21 @@ class Plan:
     total_runs: int  # seeds x cells in the grid
     done_runs: int
     running_elsewhere: list[str]
-    sources: list[datasets.DatasetSource]
+    sources: list[generation.DatasetSource]
 
 
-def prepare_data(grids: list[Grid], say=print) -> dict[tuple, datasets.DatasetSource]:
+def prepare_data(grids: list[Grid], say=print) -> dict[tuple, generation.DatasetSource]:
     """Resolve (and if needed generate) every dataset the grids use, and validate each file."""
-    found: dict[tuple, datasets.DatasetSource] = {}
+    found: dict[tuple, generation.DatasetSource] = {}
     for grid in grids:
         for cell in expand(grid):
             if cell.dataset is None or (cell.task, cell.dataset, cell.recipe) in found:
                 continue
-            source = datasets.resolve(cell.task, cell.dataset, cell.recipe)
+            source = generation.resolve(cell.task, cell.dataset, cell.recipe)
             if source.origin == "generated" and not source.path.is_file():
                 say(f"dataset {cell.task} {cell.dataset}: no D4RL file in {envs.d4rl_dir()}, generating "
                     f"with D4RL's recipe ({cell.recipe.tag}); this trains SAC for {cell.recipe.budget} updates")
-                datasets.ensure(source, progress=generation_progress(cell.task, cell.recipe.budget))
+                generation.ensure(source, progress=generation_progress(cell.task, cell.recipe.budget))
             envs.check_d4rl(source.path, cell.task)  # a corrupt file fails here, naming itself
             say(f"dataset {source.describe()}")
             found[(cell.task, cell.dataset, cell.recipe)] = source
@@ -72,7 +72,7 @@ def generation_progress(task: str, budget: int):
     return update
 
 
-def plan(grids: list[Grid], options: SweepOptions, sources: dict[tuple, datasets.DatasetSource]) -> Plan:
+def plan(grids: list[Grid], options: SweepOptions, sources: dict[tuple, generation.DatasetSource]) -> Plan:
     done = completed_seeds(scan(options.results))
     units, total, finished, elsewhere = [], 0, 0, []
     seen: set[str] = set()

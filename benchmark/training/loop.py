@@ -21,10 +21,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
-import envs
-from algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
-from algos.registry import make_config
-from benchmark.rollouts import Evaluator, SimCollector
+from gapbench import envs
+from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
+from gapbench.algos.registry import make_config
+from gapbench.benchmark.training.rollouts import Evaluator, SimCollector
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmark.errors import UserError
+from gapbench.benchmark.errors import UserError
 
 
 def register(sub) -> None:
@@ -37,8 +37,8 @@ def register(sub) -> None:
 
 
 def run_perf(args) -> int:
-    from benchmark import perf
-    from benchmark.perf_reference import REFERENCE_METHODS
+    from gapbench.benchmark.perf import measure
+    from gapbench.benchmark.perf.reference import REFERENCE_METHODS
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in REFERENCE_METHODS]
@@ -62,9 +62,9 @@ def run_perf(args) -> int:
 
         if not torch.cuda.is_available():
             raise UserError("--device cuda: no CUDA device is available to torch here")
-    options = perf.Options(methods=methods, seconds=args.seconds, population=population if "population" not in skip
+    options = measure.Options(methods=methods, seconds=args.seconds, population=population if "population" not in skip
                            else [1], blocks=args.blocks, device=args.device, precision=args.precision,
                            workers="workers" not in skip, memory="memory" not in skip,
                            dataset_size=args.dataset_size, sim_buffer_size=args.sim_buffer, json_path=args.json)
-    perf.run(options)
+    measure.run(options)
     return 0

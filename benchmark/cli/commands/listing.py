@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import envs
-from envs.gaps import gap_kinds
+from gapbench import envs
+from gapbench.envs.gaps import gap_kinds
 
 
 def register(sub) -> None:
@@ -30,7 +30,7 @@ def list_gaps() -> int:
 
 
 def list_methods() -> int:
-    from algos import methods
+    from gapbench.algos import methods
 
     for method in methods():
         print(f"{method.name:12s} {method.label:12s} {method.summary}")
@@ -40,7 +40,7 @@ def list_methods() -> int:
 def list_presets() -> int:
     import os
 
-    from benchmark.presets import hours_text, presets
+    from gapbench.benchmark.sweep.presets import hours_text, presets
 
     workers = os.cpu_count() or 1
     for preset in presets().values():

@@ -1,6 +1,6 @@
 """Does bf16 autocast change learning? SAC and CQL learning curves, fp32 against bf16.
 
-    python -m benchmark.precision_check [--seeds 0,1,2] [--sac-steps 10000] [--cql-steps 3000]
+    python -m gapbench.benchmark.perf.precision_check [--seeds 0,1,2] [--sac-steps 10000] [--cql-steps 3000]
 
 Both precisions train the same populations from the same seeds on the same budgets, and print
 the evaluation return per seed at every evaluation, with the mean and the fp32 - bf16 difference.
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-import envs
-from algos import get_method
-from benchmark.datasets import record
-from benchmark.train import NullRecorder, TrainConfig, Training
+from gapbench import envs
+from gapbench.algos import get_method
+from gapbench.benchmark.data.generation import record
+from gapbench.benchmark.training.loop import NullRecorder, TrainConfig, Training
 
 TASK = "halfcheetah"
 FAST_SAC = {"hidden": (64, 64), "policy_lr": 1e-3, "qf_lr": 1e-3, "alpha_multiplier": 0.2}
@@ -86,7 +86,7 @@ def report(name: str, curves: dict[str, Curve], seconds: dict[str, float], seeds
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.precision_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m gapbench.benchmark.perf.precision_check", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one population (default 0,1,2)")
     parser.add_argument("--sac-steps", type=int, default=10_000, help="SAC updates (default 10000)")
     parser.add_argument("--cql-steps", type=int, default=3000, help="CQL updates (default 3000)")

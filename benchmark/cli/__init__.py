@@ -1,0 +1,1 @@
+"""The `gapbench` command and one module per subcommand."""

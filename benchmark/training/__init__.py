@@ -1,0 +1,1 @@
+"""The training loop: sim rollouts, batches, `update`, real-env evaluation, checkpoints."""
