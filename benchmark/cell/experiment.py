@@ -25,9 +25,9 @@ import torch
 
 from gapbench import envs
 from gapbench.algos import get_method
-from gapbench.benchmark.data import generation
-from gapbench.benchmark.sweep.grid import Cell, identity
+from gapbench.benchmark.cell.identity import Cell, identity, run_name
 from gapbench.benchmark.cell.sacred_compat import Experiment, apply_backspaces_and_linefeeds
+from gapbench.benchmark.data import generation
 from gapbench.benchmark.training.loop import Diverged, TrainConfig, Training, train_config
 
 ex = Experiment("gapbench")
@@ -82,7 +82,7 @@ def main(_run, method, task, dataset, gap, seeds, algo, train, recipe, checkpoin
     if dataset is not None:
         source = generation.ensure(generation.resolve(task, dataset, generation.Recipe(**recipe)))
         real = envs.load_d4rl(source.path, task=task, drop_timeouts=not cfg.keep_timeout_transitions)
-    stem = f"{key}-seeds{'_'.join(str(s) for s in seeds)}"
+    stem = run_name(key, seeds)
     checkpoint = Path(checkpoint_dir) / f"{stem}.pt"
     recorder = SacredRecorder(_run, progress_sink.get())
     training = Training(m, algo, cfg, task, envs.parse_gap(gap) if gap else None, real, list(seeds), recorder,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gapbench.benchmark.sweep.grid import identity
+from gapbench.benchmark.cell.identity import identity
 
 
 @dataclass(frozen=True)

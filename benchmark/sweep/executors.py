@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gapbench.benchmark.cell.identity import run_name
 from gapbench.benchmark.sweep.worker import run_unit
 
 
@@ -69,7 +70,7 @@ class LocalExecutor:
     def _run_one(self, unit: Unit, events: Events) -> None:
         read_fd, write_fd = os.pipe()
         env = {**os.environ, "GAPBENCH_PROGRESS_FD": str(write_fd), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        log_path = self.log_dir / f"{unit.payload['identity']}-seeds{'_'.join(map(str, unit.seeds))}.log"
+        log_path = self.log_dir / f"{run_name(unit.payload['identity'], unit.seeds)}.log"
         with open(log_path, "a") as log:
             proc = subprocess.Popen([sys.executable, "-m", "gapbench.benchmark.sweep.worker", json.dumps(unit.payload)],
                                     pass_fds=(write_fd,), env=env, stdout=log, stderr=subprocess.STDOUT,

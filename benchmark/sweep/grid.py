@@ -1,30 +1,24 @@
-"""The grid: cells, their identity, deduplication over the axes a method ignores, and `--with`.
+"""The grid: its cells, deduplication over the axes a method ignores, and `--with`.
 
-A cell is one (method, task, dataset, gap) with its budget and config. Its Sacred config records
-the fully resolved method and training configs, and its identity is a hash of everything in that
-config that can change a result. Two runs with the same identity and seed are the same run, so a
-sweep skips seeds that already have a COMPLETED run, and SAC(sim), which ignores the dataset, or
-CQL(real), which ignores the gap, is trained once per value of the axes it does use.
+Two runs with the same cell identity (`cell.identity`) and seed are the same run, so a sweep skips
+seeds that already have a COMPLETED run, and SAC(sim), which ignores the dataset, or CQL(real),
+which ignores the gap, is trained once per value of the axes it does use.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from gapbench import envs
 from gapbench.algos import get_method
 from gapbench.algos import methods as all_methods
+from gapbench.benchmark.cell.identity import Cell
+from gapbench.benchmark.cell.sacred_compat import get_config_updates
 from gapbench.benchmark.data.generation import Recipe
 from gapbench.benchmark.errors import UserError
-from gapbench.benchmark.cell.sacred_compat import get_config_updates
 from gapbench.benchmark.training.loop import TrainConfig, train_config
-
-# Fields that change what is logged or where, never a result.
-NOT_IDENTITY = {"train": {"device", "torch_threads", "checkpoint_every", "log_every"}}
 
 
 @dataclass(frozen=True)
@@ -39,42 +33,6 @@ class Grid:
     recipe: Recipe = Recipe()
     # method -> config overrides that apply to it (from the preset and from --with)
     algo: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Cell:
-    method: str
-    task: str
-    dataset: str | None  # None: the method learns nothing from the real data
-    gap: str | None  # None: the method never runs the simulator
-    steps: int
-    algo: dict[str, Any]  # the method's overrides; the resolved config is in `config()`
-    train: dict[str, Any]
-    recipe: Recipe
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.task} {self.dataset or '-'} {self.gap or '-'}"
-
-    def config(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The Sacred config of a run of this cell (seeds added by the caller)."""
-        method = get_method(self.method)
-        algo = dataclasses.asdict(method.config(self.algo))
-        train = dataclasses.asdict(train_config({**self.train, "steps": self.steps}))
-        config = {"method": self.method, "task": self.task, "dataset": self.dataset, "gap": self.gap,
-                  "steps": self.steps, "algo": algo, "train": train,
-                  "data": data or {"origin": None, "path": None, "recipe": None}}
-        return json.loads(json.dumps(config))  # plain JSON (tuples become lists), as Sacred stores it
-
-
-def identity(config: dict[str, Any]) -> str:
-    """A short hash of everything in a run's config that can change its results."""
-    keep = {k: config.get(k) for k in ("method", "task", "dataset", "gap", "steps", "algo")}
-    keep["train"] = {k: v for k, v in (config.get("train") or {}).items() if k not in NOT_IDENTITY["train"]}
-    data = config.get("data") or {}
-    keep["data"] = {"origin": data.get("origin"), "recipe": data.get("recipe")}
-    text = json.dumps(keep, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def expand(grid: Grid) -> list[Cell]:

@@ -11,9 +11,10 @@ from pathlib import Path
 from gapbench import envs
 from gapbench.algos import get_method
 from gapbench.benchmark.data import generation
+from gapbench.benchmark.cell.identity import Cell, identity
 from gapbench.benchmark.errors import UserError
 from gapbench.benchmark.sweep.executors import Unit, make_executor
-from gapbench.benchmark.sweep.grid import Cell, Grid, expand, identity
+from gapbench.benchmark.sweep.grid import Grid, expand
 from gapbench.benchmark.sweep.progress import SweepProgress
 from gapbench.benchmark.sweep.completed import completed_seeds, scan
 from gapbench.benchmark.sweep.worker import unit_running

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gapbench.benchmark.cell.identity import run_name
+
 
 def unit_lock_path(results: str | Path, key: str, seeds: list[int]) -> Path:
-    return Path(results) / "locks" / f"{key}-seeds{'_'.join(str(s) for s in seeds)}.lock"
+    return Path(results) / "locks" / f"{run_name(key, seeds)}.lock"
 
 
 def unit_running(results: str | Path, key: str, seeds: list[int]) -> bool:

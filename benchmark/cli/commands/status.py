@@ -17,7 +17,8 @@ def register(sub) -> None:
 
 
 def status(args) -> int:
-    from gapbench.benchmark.sweep.grid import expand, identity  # torch and Sacred: only when the command runs
+    from gapbench.benchmark.cell.identity import identity  # torch and Sacred: only when the command runs
+    from gapbench.benchmark.sweep.grid import expand
     from gapbench.benchmark.sweep.runner import prepare_data
     from gapbench.benchmark.sweep.completed import scan
     from gapbench.benchmark.sweep.worker import unit_running
