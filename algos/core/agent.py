@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -39,7 +39,6 @@ class AgentSpec:
     seeds: Sequence[int]  # one population member per seed
     device: str = "cpu"
     real_stats: RealDataStats | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def population(self) -> int:

@@ -23,7 +23,7 @@ import torch
 
 from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
-from gapbench.algos.registry import make_config
+from gapbench.algos.core.config import make_config
 from gapbench.benchmark.training.rollouts import Evaluator, SimCollector
 
 
