@@ -195,12 +195,8 @@ class H2O(ActorCritic):
         return metrics | more
 
     @torch.no_grad()
-    def gap_snapshot(self, sim: Batch, rng: PopulationRNG) -> dict[str, torch.Tensor]:
-        """u(s,a), omega and min Q on a sim batch: the data of the paper's Figure 3.
-
-        Its next-state samples come from the caller's stream, so taking a snapshot never changes
-        the training run's own random numbers.
-        """
+    def diagnostics(self, sim: Batch, rng: PopulationRNG) -> Metrics:
+        """u(s,a), omega and min Q on a sim batch: the data of the paper's Figure 3."""
         omega, u = self.omega(sim, rng)
         return {"u": u, "omega": omega, "q": self.critic.min(sim.obs, sim.act)}
 

@@ -1,6 +1,6 @@
 """Figure 3's data: the u(s,a), omega and Q snapshots H2O runs save as Sacred artifacts.
 
-A run with `train.figure3_snapshots` stores `figure3_step<step>.npz` files holding, for each seed
+A run with `train.diagnostics_every` stores `diagnostics_step<step>.npz` files holding, for each seed
 of the run (axis 0), one sim minibatch's u, omega, Q (min of the twin critics) and x-velocity.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 from gapbench.analysis.errors import StoreWarning
 from gapbench.analysis.store import Store
 
-SNAPSHOT = re.compile(r"^figure3_step(\d+)\.npz$")
+SNAPSHOT = re.compile(r"^diagnostics_step(\d+)\.npz$")
 ARRAYS = ("u", "omega", "q", "x_velocity")
 COLUMNS = ["run_id", "method", "label", "task", "dataset", "gap", "seed", "step", *ARRAYS]
 

@@ -20,7 +20,7 @@ STORE_GAPS = "gravity:2.0,friction:0.3"
 SEEDS = "0,1"
 STEPS = "50"
 # Figure 3's snapshots: every 25 updates, so a 50-update run saves two, of 64 samples each.
-FIGURE3 = ["--with", "figure3_snapshots=True", "--with", "figure3_every=25", "--with", "figure3_batch=64"]
+FIGURE3 = ["--with", "diagnostics_every=25", "--with", "diagnostics_batch=64"]
 FIGURE3_GAP = "velocity_offset:0.1"
 SNAPSHOT_STEPS, SNAPSHOT_BATCH = (25, 50), 64
 BUILD_TIMEOUT = 1800  # about a minute on an idle 2-core machine; a busy shared one can be ten times slower

@@ -125,7 +125,7 @@ def test_figure3_shows_the_saved_snapshots(loaded, results_store):
     assert [ax.get_title() for ax in panels[:len(SNAPSHOT_STEPS)]] == [f"update {s}" for s in SNAPSHOT_STEPS]
     assert all(len(ax.collections[0].get_offsets()) == SNAPSHOT_BATCH for ax in panels)
     rid = next(r for r, d in run_folders(results_store).items() if d["config"]["gap"] == "velocity_offset:0.1")
-    saved = np.load(results_store / "runs" / rid / f"figure3_step{SNAPSHOT_STEPS[-1]:09d}.npz")
+    saved = np.load(results_store / "runs" / rid / f"diagnostics_step{SNAPSHOT_STEPS[-1]:09d}.npz")
     top_right = panels[len(SNAPSHOT_STEPS) - 1].collections[0].get_offsets()
     assert np.allclose(top_right[:, 0], saved["x_velocity"][0]) and np.allclose(top_right[:, 1], saved["u"][0])
     bottom_right = panels[-1].collections[0].get_offsets()

@@ -74,6 +74,14 @@ class Agent(nn.Module):
     def update(self, real: Batch | None, sim: Batch | None) -> Metrics:
         raise NotImplementedError
 
+    def diagnostics(self, sim: Batch, rng: PopulationRNG) -> Metrics:
+        """Per-sample values [K, N] on a sim batch that the loop saves now and then (none by default).
+
+        Draw any noise from ``rng``, the caller's stream, so that a diagnostic never changes the
+        run's own random numbers.
+        """
+        return {}
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {}
 

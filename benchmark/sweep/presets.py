@@ -66,7 +66,7 @@ def _smoke() -> tuple[Grid, ...]:
     main = Grid(everything, ("halfcheetah",), ("medium-replay",), ("gravity:2.0", "friction:0.3"), (0, 1), 300,
                 train=dict(_SMOKE_TRAIN), recipe=_SMOKE_RECIPE)
     figure3 = Grid(("h2o",), ("halfcheetah",), ("medium-replay",), (FIGURE3_GAP,), (0,), 300,
-                   train={**_SMOKE_TRAIN, "figure3_snapshots": True, "figure3_every": 100, "figure3_batch": 256},
+                   train={**_SMOKE_TRAIN, "diagnostics_every": 100, "diagnostics_batch": 256},
                    recipe=_SMOKE_RECIPE)
     return main, figure3
 
@@ -76,7 +76,7 @@ def presets() -> dict[str, Preset]:
     table1 = _paper(TABLE1_METHODS, PAPER_DATASETS, PAPER_GAPS)
     table2 = _paper(ABLATIONS, ("medium-replay",), ("gravity:2.0",))
     figure3 = Grid(("h2o",), ("halfcheetah",), ("medium-replay",), (FIGURE3_GAP,), (0,), 1_000_000,
-                   train={"figure3_snapshots": True, "figure3_every": 200_000})
+                   train={"diagnostics_every": 200_000})
     return {p.name: p for p in (
         Preset("paper-table1", "Table 1: 5 methods x 3 datasets x 3 gaps x 5 seeds x 1M updates", (table1,)),
         Preset("paper-table2", "Table 2: H2O, its 5 ablations, CQL and SAC; medium-replay, gravity x2, 5 seeds",

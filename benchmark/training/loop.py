@@ -43,9 +43,10 @@ class TrainConfig:
     torch_threads: int = 1  # CPU threads of the run's process: 1 per process, as many processes as cores, is fastest
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocasts the updates (opt-in)
     keep_timeout_transitions: bool = False  # True keeps time-limit rows of the real data, as the authors do
-    figure3_snapshots: bool = False  # save u(s,a), omega and Q on a sim batch (H2O family)
-    figure3_every: int = 100_000
-    figure3_batch: int = 1024
+    # updates between the method's diagnostics on a sim batch, saved as artifacts (0: never); the
+    # H2O family offers u(s,a), omega and Q, the data of the paper's Figure 3
+    diagnostics_every: int = 0
+    diagnostics_batch: int = 1024
 
 
 class Recorder(Protocol):
@@ -100,6 +101,7 @@ class Training:
             self.buffer = ReplayBuffer(len(self.seeds), capacity, self.layout, cfg.device)
             self.collector = SimCollector(task, gap, self.seeds, self.layout, cfg.device)
         self.batch_rng = PopulationRNG(self.seeds, "batches", cfg.device)
+        # The stream kept its first name, "figure3": renaming it would change every saved diagnostic.
         self.snapshot_rng = PopulationRNG(self.seeds, "figure3", cfg.device)
         self.evaluator = Evaluator(task, len(self.seeds), cfg.eval_episodes, cfg.eval_seed, cfg.device)
         self.step = 0
@@ -152,16 +154,18 @@ class Training:
         self.recorder.progress(step=self.step, steps=self.cfg.steps, eval_return=float(returns.mean()))
         return returns
 
-    def snapshot_gap(self) -> None:
-        """Figure 3 data: u(s,a), omega and Q on a sim batch, with the batch's x-velocity."""
-        if not (self.cfg.figure3_snapshots and self.buffer is not None and hasattr(self.agent, "gap_snapshot")):
+    def record_diagnostics(self) -> None:
+        """Whatever the method offers on a sim batch, saved with the batch's x-velocity."""
+        if self.buffer is None:
             return
-        batch = self.buffer.sample(self.snapshot_rng, self.cfg.figure3_batch)
-        values = self.agent.gap_snapshot(batch, rng=self.snapshot_rng)
+        batch = self.buffer.sample(self.snapshot_rng, self.cfg.diagnostics_batch)
+        values = self.agent.diagnostics(batch, rng=self.snapshot_rng)
+        if not values:
+            return
         arrays = {name: v.float().cpu().numpy() for name, v in values.items()}
         arrays["x_velocity"] = batch.obs[..., self.task.x_velocity_obs_index].cpu().numpy()
         arrays["seeds"], arrays["step"] = np.array(self.seeds), np.array(self.step)
-        name = f"figure3_step{self.step:09d}.npz"
+        name = f"diagnostics_step{self.step:09d}.npz"
         self.snapshots[name] = arrays
         self._write_artifact(name, arrays)
 
@@ -198,8 +202,8 @@ class Training:
                     self.recorder.progress(step=self.step, steps=cfg.steps)
                 if self.step % cfg.eval_every == 0:
                     self.evaluate()
-                if cfg.figure3_snapshots and self.step % cfg.figure3_every == 0:
-                    self.snapshot_gap()
+                if cfg.diagnostics_every and self.step % cfg.diagnostics_every == 0:
+                    self.record_diagnostics()
             if on_epoch is not None:
                 on_epoch(self)
             if self.step >= next_checkpoint and self.step < cfg.steps:
