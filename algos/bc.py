@@ -24,7 +24,6 @@ import torch
 from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.policy import TanhGaussianPolicy
-from gapbench.algos.core.rng import PopulationRNG
 from gapbench.algos.registry import register
 
 
@@ -58,12 +57,6 @@ class BC(Agent):
 
     def optimizers(self):
         return {"policy": self.optimizer}  # so state_dict() carries Adam's moments for exact resumes
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool, rng: PopulationRNG | None = None) -> torch.Tensor:
-        if deterministic:
-            return self.policy.deterministic(obs)
-        return self.policy(obs, rng or self.rng)[0]
 
     def update(self, real: Batch, sim: Batch | None) -> Metrics:
         log_prob = self.policy.log_prob(real.obs, real.act, eps=self.config.action_eps)  # [K, B]

@@ -20,7 +20,6 @@ from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.critic import TwinQ, soft_update
 from gapbench.algos.core.nets import frozen
 from gapbench.algos.core.policy import TanhGaussianPolicy
-from gapbench.algos.core.rng import PopulationRNG
 
 
 @dataclass
@@ -73,14 +72,6 @@ class ActorCritic(Agent):
 
     def load_extra_state(self, state):
         self.num_updates = state["num_updates"]
-
-    # ---------------------------------------------------------------- acting
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool, rng: PopulationRNG | None = None) -> torch.Tensor:
-        if deterministic:
-            return self.policy.deterministic(obs)
-        return self.policy(obs, rng or self.rng)[0]
 
     # ---------------------------------------------------------------- loss pieces
 

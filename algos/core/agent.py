@@ -49,7 +49,8 @@ class Agent(nn.Module):
     """A population of K agents (one per seed) behind one interface.
 
     Subclasses set ``Config`` (a dataclass) and ``sources`` (which data the method learns from:
-    "sim" rollouts, the "real" dataset, or both) and implement `batch_sizes`, `act` and `update`.
+    "sim" rollouts, the "real" dataset, or both), build a ``policy`` and implement `batch_sizes` and
+    `update`.
     The training loop draws, per member, ``batch_sizes()[source]`` rows from each source and
     calls ``update(real, sim)`` with a `Batch` for each source the method uses (else None). The
     grid runner reads ``sources`` to skip the axes a method ignores.
@@ -67,9 +68,16 @@ class Agent(nn.Module):
         """Rows per member per update from each source in ``sources``."""
         raise NotImplementedError
 
+    @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool, rng: PopulationRNG | None = None) -> torch.Tensor:
-        """Actions [K, N, act_dim] for observations [K, N, obs_dim]."""
-        raise NotImplementedError
+        """Actions [K, N, act_dim] for observations [K, N, obs_dim], from ``self.policy``.
+
+        Every method here acts with a `TanhGaussianPolicy` called ``policy``; one that acts
+        otherwise overrides this.
+        """
+        if deterministic:
+            return self.policy.deterministic(obs)
+        return self.policy(obs, rng or self.rng)[0]
 
     def update(self, real: Batch | None, sim: Batch | None) -> Metrics:
         raise NotImplementedError
