@@ -15,7 +15,7 @@ import torch
 
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
 from gapbench.algos.core.batch import Batch
-from gapbench.algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
 from gapbench.algos.registry import register
 
 
@@ -32,24 +32,22 @@ class DARC(ActorCritic):
 
     def __init__(self, config, spec):
         super().__init__(config, spec)
-        self.gap = DomainClassifierTrainer(spec, config.hidden, config, self.rng)
+        self.classifiers = DomainClassifierTrainer(spec, config.hidden, config, self.rng)
 
     def optimizers(self):
-        return {**super().optimizers(), "classifiers": self.gap.optimizer}
+        return {**super().optimizers(), "classifiers": self.classifiers.optimizer}
 
     def batch_sizes(self):
         c = self.config
-        return {"real": c.discriminator_batch_size, "sim": c.batch_size + c.discriminator_batch_size}
+        return {"real": c.classifier_batch_size, "sim": c.batch_size + c.classifier_batch_size}
 
     def corrected_reward(self, sim: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         clip = self.config.reward_correction_clip
-        correction = self.gap.log_ratio_real_over_sim(sim).clamp(-clip, clip)
+        correction = self.classifiers.log_ratio_real_over_sim(sim).clamp(-clip, clip)
         return sim.rew + correction, correction
 
     def update(self, real: Batch, sim: Batch):
-        c = self.config
-        sim_q, sim_d = sim.slice(0, c.batch_size), sim.slice(c.batch_size, len(sim))
-        metrics = self.gap.train_step(real, sim_d)
+        _, sim_q, metrics = self.classifiers.train_on_tails(real, sim)  # all of `real` is theirs
         reward, correction = self.corrected_reward(sim_q)
         metrics |= self.sac_update(sim_q, policy_states=sim_q.obs, reward=reward)
         metrics["darc/reward_correction"] = correction.mean(-1)

@@ -27,14 +27,11 @@ class DARCPlus(DARC):
 
     def batch_sizes(self):
         c = self.config
-        return {"real": c.real_batch_size + c.discriminator_batch_size,
-                "sim": c.batch_size + c.discriminator_batch_size}
+        return {"real": c.real_batch_size + c.classifier_batch_size,
+                "sim": c.batch_size + c.classifier_batch_size}
 
     def update(self, real: Batch, sim: Batch):
-        c = self.config
-        real_q, real_d = real.slice(0, c.real_batch_size), real.slice(c.real_batch_size, len(real))
-        sim_q, sim_d = sim.slice(0, c.batch_size), sim.slice(c.batch_size, len(sim))
-        metrics = self.gap.train_step(real_d, sim_d)
+        real_q, sim_q, metrics = self.classifiers.train_on_tails(real, sim)
         sim_reward, correction = self.corrected_reward(sim_q)
         mixed = Batch.cat(real_q, sim_q)
         reward = torch.cat([real_q.rew, sim_reward], dim=1)  # the correction is for sim samples only

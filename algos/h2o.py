@@ -30,7 +30,7 @@ import torch
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
 from gapbench.algos.core.agent import Metrics
 from gapbench.algos.core.batch import Batch
-from gapbench.algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
 from gapbench.algos.core.rng import PopulationRNG
 from gapbench.algos.registry import register
 
@@ -75,7 +75,7 @@ class H2O(ActorCritic):
 
     def __init__(self, config: H2OConfig, spec):
         super().__init__(config, spec)
-        self.gap = DomainClassifierTrainer(spec, config.hidden, config, self.rng)
+        self.classifiers = DomainClassifierTrainer(spec, config.hidden, config, self.rng)
         # u's next-state samples have their own stream, so the switches never shift other noise.
         self.next_state_rng = PopulationRNG(spec.seeds, "h2o/next-states", spec.device)
         self.register_buffer("next_state_noise_factor", self._noise_factor(config, spec))
@@ -101,7 +101,7 @@ class H2O(ActorCritic):
         return torch.as_tensor(c.next_state_noise_scale * factor, dtype=torch.float32, device=spec.device)
 
     def optimizers(self):
-        return {**super().optimizers(), "classifiers": self.gap.optimizer}
+        return {**super().optimizers(), "classifiers": self.classifiers.optimizer}
 
     def extra_state(self):
         return {**super().extra_state(), "next_state_rng": self.next_state_rng.state()}
@@ -112,8 +112,8 @@ class H2O(ActorCritic):
 
     def batch_sizes(self):
         c = self.config
-        return {"real": c.real_batch_size + c.discriminator_batch_size,
-                "sim": c.sim_batch_size + c.discriminator_batch_size}
+        return {"real": c.real_batch_size + c.classifier_batch_size,
+                "sim": c.sim_batch_size + c.classifier_batch_size}
 
     # ------------------------------------------------------------ the dynamics gap, Sec. 4.2-4.4
 
@@ -122,7 +122,7 @@ class H2O(ActorCritic):
         """P_real(s'|s,a) / P_sim(s'|s,a) per sim transition [K, B], clipped; 1 under "-dr"."""
         if not self.config.dynamics_ratio_weight:
             return torch.ones_like(sim.rew)
-        return self.gap.log_ratio_real_over_sim(sim).exp().clamp(*self.config.dynamics_ratio_clip)
+        return self.classifiers.log_ratio_real_over_sim(sim).exp().clamp(*self.config.dynamics_ratio_clip)
 
     @torch.no_grad()
     def u(self, sim: Batch, rng: PopulationRNG | None = None) -> torch.Tensor:
@@ -133,7 +133,7 @@ class H2O(ActorCritic):
         s_next = sim.next_obs.unsqueeze(2) + eps @ self.next_state_noise_factor.T  # [K, B, N, obs]
         s = sim.obs.unsqueeze(2).expand(-1, -1, n, -1)
         a = sim.act.unsqueeze(2).expand(-1, -1, n, -1)
-        log_sim_over_real = -self.gap.classifiers.log_ratio_real_over_sim(
+        log_sim_over_real = -self.classifiers.pair.log_ratio_real_over_sim(
             s.reshape(k, b * n, -1), a.reshape(k, b * n, -1), s_next.reshape(k, b * n, -1))
         return log_sim_over_real.view(k, b, n).mean(-1).clamp(*self.config.u_clip)
 
@@ -186,10 +186,7 @@ class H2O(ActorCritic):
         return terms, metrics
 
     def update(self, real: Batch, sim: Batch) -> Metrics:
-        c = self.config
-        real_q, real_d = real.slice(0, c.real_batch_size), real.slice(c.real_batch_size, len(real))
-        sim_q, sim_d = sim.slice(0, c.sim_batch_size), sim.slice(c.sim_batch_size, len(sim))
-        metrics = self.gap.train_step(real_d, sim_d)  # Alg. 1, lines 4-5
+        real_q, sim_q, metrics = self.classifiers.train_on_tails(real, sim)  # Alg. 1, lines 4-5
         terms, more = self.losses(real_q, sim_q)  # with the just-updated classifiers
         self.step(sum(terms.values()))  # lines 6-9
         return metrics | more

@@ -23,7 +23,7 @@ H2O_FAMILY = ["h2o", "h2o-a", "h2o-dr", "h2o-a-dr", "h2o-reg", "h2o-reg-dr"]
 
 # Small values for whichever of these fields a method's config has.
 _TINY = {"hidden": (16, 16), "batch_size": 6, "real_batch_size": 5, "sim_batch_size": 7,
-         "discriminator_batch_size": 4, "n_actions": 3, "n_next_state_samples": 4}
+         "classifier_batch_size": 4, "n_actions": 3, "n_next_state_samples": 4}
 
 
 def real_observations(n: int = 400, seed: int = 123) -> np.ndarray:

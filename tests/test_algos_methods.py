@@ -20,7 +20,7 @@ _ACTOR_CRITIC = {"policy", "critic", "target_critic", "log_alpha"}
 # The top-level parameter groups each method owns. A new method adds its line here: the test
 # below then checks that all of them learn, and that nothing else exists that could.
 PARAMETER_GROUPS = {"bc": {"policy"}, "sac": _ACTOR_CRITIC, "cql": _ACTOR_CRITIC,
-                    **{name: _ACTOR_CRITIC | {"gap"} for name in CLASSIFIER_METHODS}}
+                    **{name: _ACTOR_CRITIC | {"classifiers"} for name in CLASSIFIER_METHODS}}
 
 
 def test_all_ten_methods_and_the_worked_example_are_registered():
@@ -102,8 +102,8 @@ def _ablation_setup(name: str):
     gen = np.random.default_rng(3)
     for k in range(2):
         a_sas = gen.normal(size=(8, 2)) * 0.3
-        set_affine_logits(h2o.gap.classifiers.d_sa, k, gen.normal(size=(5, 2)) * 0.3, gen.normal(size=2))
-        set_affine_logits(h2o.gap.classifiers.d_sas, k, a_sas, np.array([-0.4, 0.4]))
+        set_affine_logits(h2o.classifiers.pair.d_sa, k, gen.normal(size=(5, 2)) * 0.3, gen.normal(size=2))
+        set_affine_logits(h2o.classifiers.pair.d_sas, k, a_sas, np.array([-0.4, 0.4]))
     with torch.no_grad():  # make Q differ across samples, so uniform and adaptive omega differ
         for layer in h2o.critic.net.layers:
             layer.weight.mul_(30.0)
@@ -149,7 +149,7 @@ def test_each_ablation_switch_changes_exactly_its_term(name):
         assert not torch.allclose(terms[term], expected_terms[term], rtol=1e-3), term
 
     # and what each changed term became, from its closed form
-    log_w = h2o.gap.classifiers.log_ratio_real_over_sim(*sim.transitions()).detach().double()
+    log_w = h2o.classifiers.pair.log_ratio_real_over_sim(*sim.transitions()).detach().double()
     ratio = log_w.exp().clamp(1e-5, 1.0)
     torch.testing.assert_close(expected_terms["bellman_sim"].double(), _bellman(h2o, sim, ratio),
                                rtol=1e-5, atol=1e-6)
@@ -167,9 +167,9 @@ def test_each_ablation_switch_changes_exactly_its_term(name):
 def test_h2o_reg_dr_still_trains_the_classifiers_it_does_not_use():
     """As the authors' code does: the classifier step sits outside the switches."""
     agent = make("h2o-reg-dr", seeds=(0,))
-    before = parameters(agent.gap)
+    before = parameters(agent.classifiers)
     feed(agent, batch_rows(agent, np.random.default_rng(4)))
-    assert all(not torch.equal(before[n], p) for n, p in agent.gap.named_parameters())
+    assert all(not torch.equal(before[n], p) for n, p in agent.classifiers.named_parameters())
 
 
 # ------------------------------------------------------------------ CQL's full update

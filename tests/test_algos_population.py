@@ -71,7 +71,7 @@ def test_gradients_of_one_members_loss_stay_in_that_member(name):
     real = to_batch(rows["real"]).slice(0, c.real_batch_size)
     sim = to_batch(rows["sim"]).slice(0, c.sim_batch_size)
     terms, _ = agent.losses(real, sim)
-    classifier_loss, _ = agent.gap.classifiers.loss(real.transitions(), sim.transitions(), 0.1, agent.rng)
+    classifier_loss, _ = agent.classifiers.pair.loss(real.transitions(), sim.transitions(), 0.1, agent.rng)
     total = sum(terms.values())[0] + classifier_loss[0]
     agent.zero_grad(set_to_none=False)
     total.backward()

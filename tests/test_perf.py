@@ -49,9 +49,9 @@ def test_the_reference_update_is_gapbench_s_update_written_plainly(name):
         for layer, weight in zip(agent.target_critic.net.layers, _linear_weights(target.network), strict=True):
             close(layer.weight[j], weight, f"target critic {j}")
     torch.testing.assert_close(agent.log_alpha.detach()[0], reference.log_alpha.constant.detach(), rtol=0, atol=1e-6)
-    if hasattr(reference, "discriminators"):
-        for mlp, net in ((agent.gap.classifiers.d_sa, reference.discriminators.d_sa.network),
-                         (agent.gap.classifiers.d_sas, reference.discriminators.d_sas.network)):
+    if hasattr(reference, "classifiers"):
+        for mlp, net in ((agent.classifiers.pair.d_sa, reference.classifiers.d_sa.network),
+                         (agent.classifiers.pair.d_sas, reference.classifiers.d_sas.network)):
             for layer, weight in zip(mlp.layers, _linear_weights(net), strict=True):
                 close(layer.weight[0], weight, "classifier")
 

@@ -59,6 +59,10 @@ class Batch:
         return Batch(self.obs[:, start:stop], self.act[:, start:stop], self.rew[:, start:stop],
                      self.next_obs[:, start:stop], self.done[:, start:stop])
 
+    def split(self, rows: int) -> tuple[Batch, Batch]:
+        """(the first `rows` rows, the rest) of every member, as views."""
+        return self.slice(0, rows), self.slice(rows, len(self))
+
     def transitions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.obs, self.act, self.next_obs
 

@@ -7,7 +7,7 @@ hyper-parameters, with none of gapbench's engineering:
 * default `torch.optim.Adam` (the for-loop implementation), one optimiser per network group;
 * no freezing: the policy loss back-propagates into the critics, whose gradients are then zeroed;
 * one backward per loss and one optimiser step per network, in the authors' order (alpha, policy,
-  Q), the discriminators with their own two optimisers and `retain_graph`;
+  Q), the classifiers with their own two optimisers and `retain_graph`;
 * the TD targets, CQL's sampled actions and the classifier ratios under `no_grad`, as gapbench
   (SimpleSAC builds the targets with autograd on and detaches them: slower still);
 * the soft target update as a Python loop over parameters.
@@ -95,7 +95,7 @@ class FullyConnectedQFunction(nn.Module):
         return output.reshape(batch_size, -1) if multiple_actions else output
 
 
-class Discriminator(nn.Module):
+class Classifier(nn.Module):
     """The authors' Weight_net: an MLP with 2 logits bounded by ``bound * tanh``."""
 
     def __init__(self, in_dim: int, hidden, bound: float):
@@ -229,9 +229,9 @@ class ReferenceSAC:
             _copy_mlp(agent.critic.net, j, qf.network)
             _copy_mlp(agent.target_critic.net, j, target.network)
         self.log_alpha.constant.copy_(agent.log_alpha[0])
-        if hasattr(self, "discriminators"):
-            _copy_mlp(agent.gap.classifiers.d_sa, 0, self.discriminators.d_sa.network)
-            _copy_mlp(agent.gap.classifiers.d_sas, 0, self.discriminators.d_sas.network)
+        if hasattr(self, "classifiers"):
+            _copy_mlp(agent.classifiers.pair.d_sa, 0, self.classifiers.d_sa.network)
+            _copy_mlp(agent.classifiers.pair.d_sas, 0, self.classifiers.d_sas.network)
 
 
 def _copy_mlp(mlp, e: int, sequential: nn.Sequential) -> None:
@@ -299,16 +299,16 @@ class ReferenceCQL(ReferenceSAC):
         return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
 
 
-class _Discriminators:
+class _Classifiers:
     """The d_sa / d_sas pair of DARC and H2O, with the authors' two optimisers and two backwards."""
 
     def __init__(self, c: dict, obs_dim: int, act_dim: int, generator: torch.Generator, device: str):
-        hidden, bound = tuple(c["hidden"]), c["discriminator_logit_bound"]
-        self.d_sa = Discriminator(obs_dim + act_dim, hidden, bound).to(device)
-        self.d_sas = Discriminator(2 * obs_dim + act_dim, hidden, bound).to(device)
-        self.d_sa_optimizer = torch.optim.Adam(self.d_sa.parameters(), c["discriminator_lr"])
-        self.d_sas_optimizer = torch.optim.Adam(self.d_sas.parameters(), c["discriminator_lr"])
-        self.noise_std, self.generator = c["discriminator_noise_std"], generator
+        hidden, bound = tuple(c["hidden"]), c["classifier_logit_bound"]
+        self.d_sa = Classifier(obs_dim + act_dim, hidden, bound).to(device)
+        self.d_sas = Classifier(2 * obs_dim + act_dim, hidden, bound).to(device)
+        self.d_sa_optimizer = torch.optim.Adam(self.d_sa.parameters(), c["classifier_lr"])
+        self.d_sas_optimizer = torch.optim.Adam(self.d_sas.parameters(), c["classifier_lr"])
+        self.noise_std, self.generator = c["classifier_noise_std"], generator
 
     def noisy(self, x):
         return x + self.noise_std * torch.randn(x.shape, generator=self.generator, device=x.device)
@@ -347,19 +347,19 @@ class ReferenceDARC(ReferenceSAC):
 
     def __init__(self, config, obs_dim, act_dim, seed, device="cpu"):
         super().__init__(config, obs_dim, act_dim, seed, device)
-        self.discriminators = _Discriminators(self.c, obs_dim, act_dim, self.generator, device)
+        self.classifiers = _Classifiers(self.c, obs_dim, act_dim, self.generator, device)
 
     def batch_sizes(self):
         c = self.c
-        return {"real": c["discriminator_batch_size"], "sim": c["batch_size"] + c["discriminator_batch_size"]}
+        return {"real": c["classifier_batch_size"], "sim": c["batch_size"] + c["classifier_batch_size"]}
 
     def train(self, real, sim):
         b = self.c["batch_size"]
         sim_q, sim_d = _take(sim, 0, b), _take(sim, b, len(sim["rewards"]))
-        self.discriminators.train(real, sim_d)
+        self.classifiers.train(real, sim_d)
         clip = self.c["reward_correction_clip"]
         with torch.no_grad():
-            log_ratio = self.discriminators.log_ratio(sim_q["observations"], sim_q["actions"],
+            log_ratio = self.classifiers.log_ratio(sim_q["observations"], sim_q["actions"],
                                                       sim_q["next_observations"])
         rewards = sim_q["rewards"] + torch.clamp(log_ratio, -clip, clip)
         return self.sac_train(sim_q, sim_q["observations"], rewards)
@@ -370,14 +370,14 @@ class ReferenceH2O(ReferenceSAC):
 
     def __init__(self, config, obs_dim, act_dim, seed, noise_factor: np.ndarray, device="cpu"):
         super().__init__(config, obs_dim, act_dim, seed, device)
-        self.discriminators = _Discriminators(self.c, obs_dim, act_dim, self.generator, device)
+        self.classifiers = _Classifiers(self.c, obs_dim, act_dim, self.generator, device)
         self.next_state_generator = _stream(seed, "h2o/next-states", device)
         self.noise_factor = torch.as_tensor(noise_factor, dtype=torch.float32, device=device)
 
     def batch_sizes(self):
         c = self.c
-        return {"real": c["real_batch_size"] + c["discriminator_batch_size"],
-                "sim": c["sim_batch_size"] + c["discriminator_batch_size"]}
+        return {"real": c["real_batch_size"] + c["classifier_batch_size"],
+                "sim": c["sim_batch_size"] + c["classifier_batch_size"]}
 
     def kl_sim_divergence(self, s, a, s2) -> torch.Tensor:
         n = self.c["n_next_state_samples"]
@@ -386,7 +386,7 @@ class ReferenceH2O(ReferenceSAC):
         s2 = s2.repeat_interleave(n, dim=0)
         eps = torch.randn(s2.shape, generator=self.next_state_generator, device=s2.device)
         s2 = s2 + eps @ self.noise_factor.T
-        log_ratio = -self.discriminators.log_ratio(s, a, s2).reshape(-1, n)
+        log_ratio = -self.classifiers.log_ratio(s, a, s2).reshape(-1, n)
         return torch.clamp(log_ratio.mean(dim=1), *self.c["u_clip"])
 
     def train(self, real, sim):
@@ -394,10 +394,10 @@ class ReferenceH2O(ReferenceSAC):
         br, bs = c["real_batch_size"], c["sim_batch_size"]
         real_q, real_d = _take(real, 0, br), _take(real, br, len(real["rewards"]))
         sim_q, sim_d = _take(sim, 0, bs), _take(sim, bs, len(sim["rewards"]))
-        self.discriminators.train(real_d, sim_d)
+        self.classifiers.train(real_d, sim_d)
 
         with torch.no_grad():
-            real_log_ratio = self.discriminators.log_ratio(sim_q["observations"], sim_q["actions"],
+            real_log_ratio = self.classifiers.log_ratio(sim_q["observations"], sim_q["actions"],
                                                            sim_q["next_observations"])
         if c["dynamics_ratio_weight"]:
             sqrt_is_ratio = torch.clamp(real_log_ratio.exp(), *c["dynamics_ratio_clip"]).sqrt()

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gapbench.algos import AgentSpec, Batch, Layout, PopulationRNG
-from gapbench.algos.core.discriminators import ClassifierConfig, DomainClassifierTrainer
+from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
 from algos_support import ACT_DIM, OBS_DIM, make, set_affine_logits, to_batch, transitions
 
 SA_IN, SAS_IN = OBS_DIM + ACT_DIM, 2 * OBS_DIM + ACT_DIM
@@ -37,8 +37,8 @@ def _hand_set(agent, rng: np.random.Generator, next_state_weight: float):
         # biased towards "sim" so most, but not all, u(s,a) are positive and escape the clamp
         a_sas, b_sas = rng.normal(size=(SAS_IN, 2)) * 0.3, rng.normal(size=2) + np.array([-0.5, 0.5])
         a_sas[SA_IN:] *= next_state_weight
-        set_affine_logits(agent.gap.classifiers.d_sa, k, a_sa, b_sa)
-        set_affine_logits(agent.gap.classifiers.d_sas, k, a_sas, b_sas)
+        set_affine_logits(agent.classifiers.pair.d_sa, k, a_sa, b_sa)
+        set_affine_logits(agent.classifiers.pair.d_sas, k, a_sas, b_sas)
         params.append((a_sa, b_sa, a_sas, b_sas))
     return params
 
@@ -60,7 +60,7 @@ def _closed_forms(params, batch: Batch, bound: float):
 def test_dynamics_ratio_u_and_omega_from_hand_set_logits(bound):
     """bound 2 is the authors' (|log w| <= 4, so neither the 1e-5 ratio clip nor the u clip at 10 can
     bind); bound 10 lets log w reach -20 and +20 so that both clips are exercised."""
-    agent = make("h2o", seeds=(0, 1), discriminator_logit_bound=bound)
+    agent = make("h2o", seeds=(0, 1), classifier_logit_bound=bound)
     params = _hand_set(agent, np.random.default_rng(7), next_state_weight=0.0)
     sim = to_batch(transitions(np.random.default_rng(8), 2, 40, "sim"))
     if bound == 10.0:
@@ -70,7 +70,7 @@ def test_dynamics_ratio_u_and_omega_from_hand_set_logits(bound):
 
     # Eq. 7 through the residual parametrisation: the D_sa logits cancel, log w = l_adv,0 - l_adv,1
     np.testing.assert_allclose(log_w, residual_difference, atol=1e-6)
-    got_log_w = agent.gap.log_ratio_real_over_sim(sim).double().numpy()
+    got_log_w = agent.classifiers.log_ratio_real_over_sim(sim).double().numpy()
     np.testing.assert_allclose(got_log_w, log_w, rtol=1e-5, atol=1e-5)
 
     ratio = np.clip(np.exp(log_w), 1e-5, 1.0)  # the authors' clip: only ever down-weight
@@ -112,7 +112,7 @@ def test_h2o_regulariser_equals_a_brute_force_sum_with_hand_set_omega():
 
 def test_u_with_next_state_dependent_logits_averages_over_the_perturbation():
     """D_sas reads s': u is the mean over N draws s'_n = s' + L eps_n of -log w(s, a, s'_n)."""
-    agent = make("h2o", seeds=(2,), n_next_state_samples=5, discriminator_logit_bound=3.0)
+    agent = make("h2o", seeds=(2,), n_next_state_samples=5, classifier_logit_bound=3.0)
     (a_sa, b_sa, a_sas, b_sas), = _hand_set(agent, np.random.default_rng(11), next_state_weight=1.0)
     sim = to_batch(transitions(np.random.default_rng(12), 1, 9, "sim"))
     replay = PopulationRNG([2], "h2o/next-states")
@@ -133,7 +133,7 @@ def test_u_with_next_state_dependent_logits_averages_over_the_perturbation():
 
 
 def test_darc_reward_correction_is_the_clamped_log_ratio():
-    agent = make("darc", seeds=(0, 1), discriminator_logit_bound=10.0, reward_correction_clip=3.0)
+    agent = make("darc", seeds=(0, 1), classifier_logit_bound=10.0, reward_correction_clip=3.0)
     params = _hand_set(agent, np.random.default_rng(13), next_state_weight=0.5)
     sim = to_batch(transitions(np.random.default_rng(14), 2, 30, "sim"))
     log_w, _ = _closed_forms(params, sim, 10.0)
@@ -159,7 +159,7 @@ def test_classifiers_recover_a_known_gaussian_log_ratio():
     torch.manual_seed(0)
     layout, delta, sigma, b = Layout(1, 1), 1.0, 1.0, 256
     spec = AgentSpec(obs_dim=1, act_dim=1, seeds=[0])
-    config = ClassifierConfig(discriminator_lr=1e-3, discriminator_noise_std=0.01, discriminator_batch_size=b)
+    config = ClassifierConfig(classifier_lr=1e-3, classifier_noise_std=0.01, classifier_batch_size=b)
     trainer = DomainClassifierTrainer(spec, (32, 32), config, PopulationRNG([0], "test"))
     gen = np.random.default_rng(0)
 
@@ -179,5 +179,5 @@ def test_classifiers_recover_a_known_gaussian_log_ratio():
     assert error.mean() < 0.15 and error.max() < 0.5, (error.mean(), error.max())
     # (s, a) are distributed alike in both domains, so D_sa's log-odds should stay near 0
     with torch.no_grad():
-        l_sa, _ = trainer.classifiers.logits(*probe.transitions())
+        l_sa, _ = trainer.pair.logits(*probe.transitions())
     assert (l_sa[..., 0] - l_sa[..., 1]).abs().mean() < 0.2

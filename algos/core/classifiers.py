@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gapbench.algos.core.agent import adam
+from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.nets import MLP
 from gapbench.algos.core.rng import PopulationRNG
 
@@ -34,10 +35,10 @@ REAL, SIM = 0, 1
 class ClassifierConfig:
     """Config fields of the methods that train the classifiers (DARC, DARC+, H2O)."""
 
-    discriminator_lr: float = 3e-4
-    discriminator_noise_std: float = 0.1  # Gaussian noise on every classifier input, training only
-    discriminator_logit_bound: float = 2.0  # logits = bound * tanh(.), the authors' undocumented 2
-    discriminator_batch_size: int = 256  # per domain, drawn apart from the Q batch
+    classifier_lr: float = 3e-4
+    classifier_noise_std: float = 0.1  # Gaussian noise on every classifier input, training only
+    classifier_logit_bound: float = 2.0  # logits = bound * tanh(.), the authors' undocumented 2
+    classifier_batch_size: int = 256  # per domain, drawn apart from the Q batch
 
 
 class DomainClassifiers(nn.Module):
@@ -78,7 +79,7 @@ class DomainClassifiers(nn.Module):
             l_sa, l_sas = self.logits(*noisy)
             loss_sa = loss_sa - F.log_softmax(l_sa, dim=-1)[..., label].mean(-1)
             loss_sas = loss_sas - F.log_softmax(l_sas, dim=-1)[..., label].mean(-1)
-        metrics = {"discriminator/sa_loss": loss_sa.detach(), "discriminator/sas_loss": loss_sas.detach()}
+        metrics = {"classifier/sa_loss": loss_sa.detach(), "classifier/sas_loss": loss_sas.detach()}
         return loss_sa + loss_sas, metrics
 
 
@@ -87,17 +88,28 @@ class DomainClassifierTrainer(nn.Module):
 
     def __init__(self, spec, hidden: tuple[int, ...], config: ClassifierConfig, rng: PopulationRNG):
         super().__init__()
-        self.noise_std, self.rng = config.discriminator_noise_std, rng
-        self.classifiers = DomainClassifiers(spec.population, spec.obs_dim, spec.act_dim, hidden,
-                                             config.discriminator_logit_bound)
-        self.classifiers.initialise(rng)
-        self.classifiers.to(spec.device)
-        self.optimizer = adam([{"params": list(self.classifiers.parameters()), "lr": config.discriminator_lr}],
+        self.noise_std, self.rng = config.classifier_noise_std, rng
+        self.batch_size = config.classifier_batch_size
+        self.pair = DomainClassifiers(spec.population, spec.obs_dim, spec.act_dim, hidden,
+                                      config.classifier_logit_bound)
+        self.pair.initialise(rng)
+        self.pair.to(spec.device)
+        self.optimizer = adam([{"params": list(self.pair.parameters()), "lr": config.classifier_lr}],
                               spec.device)
+
+    def train_on_tails(self, real, sim) -> tuple[Batch, Batch, dict[str, torch.Tensor]]:
+        """One step on the last `classifier_batch_size` rows of each Batch; the rows before are returned.
+
+        A method asks the loop for its Q/policy rows plus these rows (see `batch_sizes`), so the
+        classifiers always see transitions the Q-function does not.
+        """
+        real_q, real_c = real.split(len(real) - self.batch_size)
+        sim_q, sim_c = sim.split(len(sim) - self.batch_size)
+        return real_q, sim_q, self.train_step(real_c, sim_c)
 
     def train_step(self, real, sim) -> dict[str, torch.Tensor]:
         """Real (s, a, s') against simulated (s, a, s'), both Batches [K, B]."""
-        loss, metrics = self.classifiers.loss(real.transitions(), sim.transitions(), self.noise_std, self.rng)
+        loss, metrics = self.pair.loss(real.transitions(), sim.transitions(), self.noise_std, self.rng)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optimizer.step()
@@ -106,4 +118,4 @@ class DomainClassifierTrainer(nn.Module):
     @torch.no_grad()
     def log_ratio_real_over_sim(self, batch) -> torch.Tensor:
         """log P_real(s'|s,a) / P_sim(s'|s,a) for each transition of a Batch [K, B]."""
-        return self.classifiers.log_ratio_real_over_sim(*batch.transitions())
+        return self.pair.log_ratio_real_over_sim(*batch.transitions())
