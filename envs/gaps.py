@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+import mujoco
 import numpy as np
+
+from .odrl_levels import KINEMATIC_LEVELS, kinematic_joints
 
 # What the control cost of an action gap is charged on.
 #   "commanded": the action the agent chose. The reward stays the same function r(s, a) in sim
@@ -30,12 +33,27 @@ class Gap:
     kind: ClassVar[str]
     usage: ClassVar[str]
 
-    def apply_to_model(self, model) -> None:
-        """Edit this env's own MjModel in place (physics gaps)."""
+    def apply_to_model(self, model, task: str) -> None:
+        """Edit this env's own MjModel in place (physics gaps). ``task`` names the registered task,
+        for gaps whose targets (a joint group, a limb) are named per task."""
 
     def executed_action(self, action: np.ndarray, qvel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The action the simulator actually executes when the agent commands ``action``."""
         return action
+
+    @property
+    def action_delay(self) -> int:
+        """Control steps between a command and the joints receiving it (applied before
+        `executed_action`, so noise perturbs the delayed command as it reaches the motors)."""
+        return 0
+
+    def observed(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """What the policy sees when the true observation is ``obs`` (sensor gaps)."""
+        return obs
+
+    @property
+    def perturbs_observation(self) -> bool:
+        return False
 
     @property
     def perturbs_action(self) -> bool:
@@ -61,6 +79,20 @@ def _non_negative(kind: str, name: str, value: float) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"gap {kind}: {name} must be a non-negative finite number, got {value!r}")
     return value
+
+
+def _in_unit_interval(kind: str, name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not 0 < value <= 1:
+        raise ValueError(f"gap {kind}: {name} must be in (0, 1], got {value!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
 
 
 def _cost(kind: str, value: str) -> CostOn:
@@ -116,7 +148,7 @@ class Gravity(Gap):
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
 
-    def apply_to_model(self, model) -> None:
+    def apply_to_model(self, model, task) -> None:
         model.opt.gravity[:] = model.opt.gravity * self.scale
 
     def __str__(self) -> str:
@@ -138,7 +170,7 @@ class Friction(Gap):
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
 
-    def apply_to_model(self, model) -> None:
+    def apply_to_model(self, model, task) -> None:
         model.geom_friction[:] = model.geom_friction * self.scale
 
     def __str__(self) -> str:
@@ -197,6 +229,200 @@ class VelocityOffset(_ActionGap):
         return action + self.k * abs(float(qvel[0]))
 
 
+def _joint_ids(model, names: tuple[str, ...], kind: str) -> list[int]:
+    ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name) for name in names]
+    missing = [name for name, i in zip(names, ids) if i < 0]
+    if missing:
+        valid = [model.joint(i).name for i in range(model.njnt)]
+        raise ValueError(f"gap {kind}: no joint {missing} in this model; joints: {valid}")
+    return ids
+
+
+@dataclass(frozen=True)
+class Kinematic(Gap):
+    """A "broken joint": the ranges of a part's joints times ``scale`` (ODRL's kinematic shift).
+
+    ``part`` is one of ODRL's per-task parts (halfcheetah foot/thigh, hopper foot/leg, walker2d
+    foot/thigh, ant ankle/hip; envs/odrl_levels.py) or a joint's own name. The range shrinks about
+    its end nearest zero (zero itself when the range contains it), which reproduces every ODRL XML:
+    the joint keeps its neutral pose and loses reach. ``easy``/``medium``/``hard`` are ODRL's 0.8,
+    0.5 and 0.2.
+    """
+
+    part: str
+    scale: float
+    kind: ClassVar[str] = "kinematic"
+    usage: ClassVar[str] = "kinematic:<part or joint>:<scale|easy|medium|hard>"
+
+    def __post_init__(self) -> None:
+        if not self.part or not self.part.replace("_", "").isalnum():
+            raise ValueError(f"gap kinematic: part must be a joint or part name, got {self.part!r}")
+        object.__setattr__(self, "scale", _in_unit_interval(self.kind, "scale", self.scale))
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> Kinematic:
+        if len(args) != 2:
+            raise ValueError(f"expected {cls.usage}")
+        part, level = args
+        return cls(part, KINEMATIC_LEVELS[level] if level in KINEMATIC_LEVELS else _number(level))
+
+    def apply_to_model(self, model, task) -> None:
+        for j in _joint_ids(model, kinematic_joints(task, self.part), self.kind):
+            if not model.jnt_limited[j]:
+                raise ValueError(f"gap kinematic: joint {model.joint(j).name!r} has no range to shrink")
+            low, high = model.jnt_range[j]
+            anchor = 0.0 if low <= 0.0 <= high else (low if abs(low) < abs(high) else high)
+            model.jnt_range[j] = anchor + self.scale * (model.jnt_range[j] - anchor)
+
+    def __str__(self) -> str:
+        return f"kinematic:{self.part}:{self.scale!r}"
+
+
+@dataclass(frozen=True)
+class Mass(Gap):
+    """Mass and rotational inertia times ``scale``, of one body (``mass:<body>:<scale>``) or of
+    every body. Inertia scales with the mass, as it does for a body of the same shape and a denser
+    material, so only the amount of matter changes."""
+
+    scale: float
+    body: str = ""  # "" = every body
+    kind: ClassVar[str] = "mass"
+    usage: ClassVar[str] = "mass:[<body>:]<scale>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> Mass:
+        if len(args) == 1:
+            return cls(_number(args[0]))
+        if len(args) == 2:
+            return cls(_number(args[1]), args[0])
+        raise ValueError(f"expected {cls.usage}")
+
+    def apply_to_model(self, model, task) -> None:
+        if self.body:
+            ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, self.body)]
+            if ids[0] < 0:
+                valid = [model.body(i).name for i in range(1, model.nbody)]
+                raise ValueError(f"gap mass: no body {self.body!r} in this model; bodies: {valid}")
+        else:
+            ids = list(range(1, model.nbody))  # body 0 is the static world
+        for b in ids:
+            model.body_mass[b] *= self.scale
+            model.body_inertia[b] *= self.scale
+
+    def __str__(self) -> str:
+        return f"mass:{self.body}:{self.scale!r}" if self.body else f"mass:{self.scale!r}"
+
+
+@dataclass(frozen=True)
+class Actuator(Gap):
+    """Every motor's strength (its gear, torque per unit of control) times ``scale``: a weaker or
+    stronger motor than the model's, as with a worn or a different gearbox."""
+
+    scale: float
+    kind: ClassVar[str] = "actuator"
+    usage: ClassVar[str] = "actuator:<scale>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
+
+    def apply_to_model(self, model, task) -> None:
+        model.actuator_gear[:, 0] *= self.scale
+
+    def __str__(self) -> str:
+        return f"actuator:{self.scale!r}"
+
+
+@dataclass(frozen=True)
+class Damping(Gap):
+    """Every joint's damping times ``scale`` (viscous friction in the joints)."""
+
+    scale: float
+    kind: ClassVar[str] = "damping"
+    usage: ClassVar[str] = "damping:<scale>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", _non_negative(self.kind, "scale", self.scale))
+
+    def apply_to_model(self, model, task) -> None:
+        model.dof_damping[:] = model.dof_damping * self.scale
+
+    def __str__(self) -> str:
+        return f"damping:{self.scale!r}"
+
+
+@dataclass(frozen=True)
+class ActionDelay(Gap):
+    """The command reaches the joints ``steps`` control steps late: until then the motors hold
+    the previous commands, starting each episode from zero torque. A classic sim-to-real gap
+    (bus latency, a slow controller loop) that no peer benchmark has.
+
+    The control cost is charged on the commanded action by default, as for the other action gaps.
+    """
+
+    steps: int
+    cost: CostOn = "commanded"
+    kind: ClassVar[str] = "action_delay"
+    usage: ClassVar[str] = "action_delay:<steps>[:commanded|executed]"
+
+    def __post_init__(self) -> None:
+        steps = self.steps
+        if isinstance(steps, float) and steps.is_integer():
+            steps = int(steps)
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 1000:
+            raise ValueError(f"gap action_delay: steps must be an integer from 1 to 1000, got {self.steps!r}")
+        object.__setattr__(self, "steps", steps)
+        _cost(self.kind, self.cost)
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> ActionDelay:
+        if not 1 <= len(args) <= 2:
+            raise ValueError(f"expected {cls.usage}")
+        return cls(_number(args[0]), *args[1:])  # type: ignore[arg-type]
+
+    @property
+    def action_delay(self) -> int:
+        return self.steps
+
+    @property
+    def perturbs_action(self) -> bool:
+        return True
+
+    @property
+    def cost_on(self) -> CostOn:
+        return self.cost
+
+    def __str__(self) -> str:
+        suffix = "" if self.cost == "commanded" else f":{self.cost}"
+        return f"action_delay:{self.steps}{suffix}"
+
+
+@dataclass(frozen=True)
+class ObsNoise(Gap):
+    """Gaussian sensor noise N(0, std^2) on every dimension of what the policy observes. The
+    physics and the reward are untouched; the agent and its replay buffer see the noisy reading."""
+
+    std: float
+    kind: ClassVar[str] = "obs_noise"
+    usage: ClassVar[str] = "obs_noise:<std>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "std", _positive(self.kind, "std", self.std))
+
+    def observed(self, obs, rng):
+        return obs + self.std * rng.standard_normal(obs.shape)
+
+    @property
+    def perturbs_observation(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"obs_noise:{self.std!r}"
+
+
+
 @dataclass(frozen=True)
 class Composite(Gap):
     """Several gaps at once, e.g. ``gravity:2.0+joint_noise:0.5``; applied left to right."""
@@ -210,9 +436,9 @@ class Composite(Gap):
         if len(costs) > 1:
             raise ValueError("gap: composed action gaps must charge the control cost on the same action")
 
-    def apply_to_model(self, model) -> None:
+    def apply_to_model(self, model, task: str) -> None:
         for gap in self.members:
-            gap.apply_to_model(model)
+            gap.apply_to_model(model, task)
 
     def executed_action(self, action, qvel, rng):
         for gap in self.members:
@@ -222,6 +448,19 @@ class Composite(Gap):
     @property
     def perturbs_action(self) -> bool:
         return any(g.perturbs_action for g in self.members)
+
+    @property
+    def action_delay(self) -> int:
+        return sum(g.action_delay for g in self.members)
+
+    def observed(self, obs, rng):
+        for gap in self.members:
+            obs = gap.observed(obs, rng)
+        return obs
+
+    @property
+    def perturbs_observation(self) -> bool:
+        return any(g.perturbs_observation for g in self.members)
 
     @property
     def cost_on(self) -> CostOn:
@@ -235,10 +474,34 @@ class Composite(Gap):
 
 
 _KINDS: dict[str, type[Gap]] = {
-    cls.kind: cls for cls in (NoGap, Gravity, Friction, JointNoise, VelocityOffset)
+    cls.kind: cls
+    for cls in (NoGap, Gravity, Friction, JointNoise, VelocityOffset, Kinematic, Mass, Actuator, Damping,
+                ActionDelay, ObsNoise)
 }
 # The three gaps of the paper's Table 1.
 PAPER_GAPS = ("gravity:2.0", "friction:0.3", "joint_noise:1.0")
+
+
+# Readable names for long compositions; a gap parsed from an alias prints as its composition.
+_ALIASES: dict[str, str] = {}
+
+
+def register_gap_kind(cls: type[Gap]) -> type[Gap]:
+    """Make a task family's own gap kind parseable (e.g. the wheel-legged robot's motor effects)."""
+    if cls.kind in _KINDS:
+        raise ValueError(f"gap kind {cls.kind!r} is already registered")
+    _KINDS[cls.kind] = cls
+    return cls
+
+
+def register_gap_alias(name: str, gap: str) -> None:
+    if name in _ALIASES or name in _KINDS:
+        raise ValueError(f"gap name {name!r} is already taken")
+    _ALIASES[name] = gap
+
+
+def gap_aliases() -> dict[str, str]:
+    return dict(_ALIASES)
 
 
 def gap_kinds() -> list[type[Gap]]:
@@ -249,23 +512,27 @@ def gap_usage() -> str:
     return ", ".join(cls.usage for cls in _KINDS.values()) + "; combine with '+'"
 
 
+def _from_args(cls: type[Gap], args: list[str]) -> Gap:
+    """The default argument rule: a number, then at most one more field (a cost choice)."""
+    if cls is NoGap:
+        if args:
+            raise ValueError("gap 'none' takes no value")
+        return NoGap()
+    if not args or len(args) > (2 if issubclass(cls, _ActionGap) else 1):
+        raise ValueError(f"expected {cls.usage}")
+    return cls(_number(args[0]), *args[1:])  # type: ignore[call-arg]
+
+
 def _parse_one(text: str) -> Gap:
     name, _, rest = text.strip().partition(":")
     cls = _KINDS.get(name)
     if cls is None:
         raise ValueError(f"unknown gap {name!r} in {text!r}; valid gaps: {gap_usage()}")
-    args = [a for a in rest.split(":")] if rest else []
-    if cls is NoGap:
-        if args:
-            raise ValueError(f"gap 'none' takes no value, got {text!r}; valid gaps: {gap_usage()}")
-        return NoGap()
-    if not args or len(args) > (2 if cls in (JointNoise, VelocityOffset) else 1):
-        raise ValueError(f"bad gap {text!r}: expected {cls.usage}; valid gaps: {gap_usage()}")
+    args = rest.split(":") if rest else []
     try:
-        value = float(args[0])
-    except ValueError:
-        raise ValueError(f"bad gap {text!r}: {args[0]!r} is not a number; expected {cls.usage}") from None
-    return cls(value, *args[1:])  # type: ignore[call-arg]
+        return cls.from_args(args) if hasattr(cls, "from_args") else _from_args(cls, args)
+    except ValueError as error:
+        raise ValueError(f"bad gap {text!r}: {error}; valid gaps: {gap_usage()}") from None
 
 
 def parse_gap(gap: Gap | str) -> Gap:
@@ -274,7 +541,7 @@ def parse_gap(gap: Gap | str) -> Gap:
         return gap
     if not isinstance(gap, str) or not gap.strip():
         raise ValueError(f"bad gap {gap!r}; valid gaps: {gap_usage()}")
-    parts = [_parse_one(p) for p in gap.split("+")]
+    parts = [_parse_one(p) for p in _ALIASES.get(gap.strip(), gap).split("+")]
     parts = [p for p in parts if not isinstance(p, NoGap)]
     if not parts:
         return NoGap()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import sys
 from collections.abc import Iterator
@@ -10,8 +11,8 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from envs.gaps import Gap, NoGap, parse_gap
-from envs.tasks import TaskSpec, get_task
+from gapbench.envs.gaps import Gap, NoGap, parse_gap
+from gapbench.envs.tasks import TaskSpec, get_task
 
 # MuJoCo >= 3 warns that HalfCheetah's xml uses the deprecated `settotalmass`. The model it
 # compiles is still correct, and the default handler would also append to MUJOCO_LOG.TXT in the
@@ -55,41 +56,59 @@ class GapEnv(gym.Wrapper):
     """Applies a dynamics gap to the one env it wraps.
 
     Physics gaps are written into this instance's MjModel once, at construction; MuJoCo's
-    ``reset`` clears MjData, not MjModel, so they survive resets. Action gaps draw their noise
-    from a generator seeded by ``reset(seed=...)``, separate from the env's own reset RNG.
+    ``reset`` clears MjData, not MjModel, so they survive resets. Action and sensor gaps draw their
+    noise from a generator seeded by ``reset(seed=...)``, separate from the env's own reset RNG.
+    An action delay keeps the commands not yet executed in ``pending``, zero torque at each reset.
     """
 
-    def __init__(self, env: gym.Env, gap: Gap):
+    def __init__(self, env: gym.Env, gap: Gap, task: str):
         super().__init__(env)
         self.gap = gap
-        gap.apply_to_model(env.unwrapped.model)
+        gap.apply_to_model(env.unwrapped.model, task)
         self.noise_rng = np.random.default_rng()
+        self.pending: collections.deque[np.ndarray] = collections.deque()
+        self._clear_pending()
+
+    def _clear_pending(self) -> None:
+        self.pending.clear()
+        self.pending.extend(np.zeros(self.action_space.shape) for _ in range(self.gap.action_delay))
 
     def reset(self, *, seed=None, options=None):
         if seed is not None:
             # A child stream of the same seed, so the noise never correlates with reset noise.
             self.noise_rng = np.random.default_rng([int(seed), 0x9A7])
-        return self.env.reset(seed=seed, options=options)
+        self._clear_pending()
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._observed(obs), info
+
+    def _observed(self, obs):
+        return self.gap.observed(obs, self.noise_rng) if self.gap.perturbs_observation else obs
 
     def step(self, action):
         if not self.gap.perturbs_action:
-            return self.env.step(action)
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            return self._observed(obs), reward, terminated, truncated, info
         commanded = np.asarray(action, dtype=np.float64)
-        executed = self.gap.executed_action(commanded, self.env.unwrapped.data.qvel, self.noise_rng)
+        if self.pending:
+            self.pending.append(commanded)
+            reaching = self.pending.popleft()
+        else:
+            reaching = commanded
+        executed = self.gap.executed_action(reaching, self.env.unwrapped.data.qvel, self.noise_rng)
         obs, reward, terminated, truncated, info = self.env.step(executed)
         if self.gap.cost_on == "commanded" and "reward_ctrl" in info:
             # Swap the env's cost of the executed action for the cost of the commanded one.
             ctrl = -self.env.unwrapped._ctrl_cost_weight * float(np.sum(np.square(commanded)))
             reward = float(reward) - float(info["reward_ctrl"]) + ctrl
             info = {**info, "reward_ctrl": ctrl}
-        return obs, reward, terminated, truncated, info
+        return self._observed(obs), reward, terminated, truncated, info
 
 
 def _make(spec: TaskSpec, gap: Gap, seed: int | None) -> gym.Env:
     with _quiet_known_mujoco_warnings():
         env = gym.make(spec.gym_id, max_episode_steps=spec.max_episode_steps, **spec.make_kwargs)
     if not isinstance(gap, NoGap):
-        env = GapEnv(env, gap)
+        env = GapEnv(env, gap, spec.name)
     env = Float32Observation(env)
     if seed is not None:
         env.reset(seed=seed)

@@ -43,6 +43,8 @@ def get_env_state(env: gym.Env) -> dict[str, Any]:
         "reset_rng": base.np_random.bit_generator.state,
         "noise_rng": None if gap_env is None else gap_env.noise_rng.bit_generator.state,
         "pending_actions": None if gap_env is None else [a.copy() for a in gap_env.pending],
+        # an env with per-episode state of its own (the wheel-legged robot's tyre wear and gear play)
+        "robot": base.get_robot_state() if hasattr(base, "get_robot_state") else None,
     }
 
 
@@ -52,6 +54,8 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
     base = env.unwrapped
     mujoco.mj_setState(base.model, base.data, np.asarray(state["physics"], np.float64), _SIM_STATE)
     mujoco.mj_forward(base.model, base.data)
+    if state.get("robot") is not None:
+        base.set_robot_state(state["robot"])
     time_limit = _find(env, gym.wrappers.TimeLimit)
     if time_limit is not None:
         time_limit._elapsed_steps = state["elapsed_steps"]
