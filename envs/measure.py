@@ -49,7 +49,9 @@ def measure_gap(task: str, gap: Gap | str, samples: int = 1000, seed: int = 0) -
     """
     gap = parse_gap(gap)
     qpos, qvel, actions = visited_states(task, samples, seed)
-    real, sim = make_real(task, seed=seed), make_sim(task, gap, seed=seed + 1)
+    # The same seed on both sides: an env with per-episode randomness (the wheel-legged robot's tyre wear)
+    # then draws the same episode in both, so only the gap differs.
+    real, sim = make_real(task, seed=seed), make_sim(task, gap, seed=seed)
     real_next, sim_next = [], []
     for p, v, a in zip(qpos, qvel, actions):
         for env, out in ((real, real_next), (sim, sim_next)):

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Importing the robot registers its Gymnasium ids, which `make_real` builds by name.
+from .wheel_legged import GYM_IDS as WHEEL_LEGGED_GYM_IDS
+from .wheel_legged import MAX_EPISODE_STEPS as WHEEL_LEGGED_EPISODE_STEPS
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -59,3 +63,11 @@ register_task(
     TaskSpec("ant", "Ant-v5", 27, 8, -325.6, 3879.7, 13,
              make_kwargs={"include_cfrc_ext_in_observation": False})
 )
+
+# The paper's wheel-legged robot (docs/wheel-legged.md): obs (theta, theta_dot, x, x_dot), forward velocity
+# at index 3. Reference returns: a uniformly random policy and the noiseless LQR on the real robot,
+# 100 episodes each (envs/wheel_legged_operator.py, `reference_returns`).
+register_task(TaskSpec("wheel-legged-stand", WHEEL_LEGGED_GYM_IDS["stand"], 4, 2, 9.174945, 952.553476, 3,
+                       WHEEL_LEGGED_EPISODE_STEPS))
+register_task(TaskSpec("wheel-legged-move", WHEEL_LEGGED_GYM_IDS["move"], 4, 2, 6.667227, 926.071155, 3,
+                       WHEEL_LEGGED_EPISODE_STEPS))
