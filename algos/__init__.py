@@ -9,11 +9,9 @@ from gapbench.algos.core.rng import PopulationRNG, derive_seed
 from gapbench.algos.registry import Method, get_method, methods, register
 
 # Every module of this package registers its methods on import; a new file is picked up as is.
-# The paper's methods come first, in the paper's order, so listings and tables read like Table 1.
-_PAPER_ORDER = ["sac", "cql", "darc", "darc_plus", "h2o"]
-_others = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _PAPER_ORDER + ["core", "registry"])
-for _name in _PAPER_ORDER + _others:
-    importlib.import_module(f"{__name__}.{_name}")
+# `methods()` puts them in the paper's order, whatever order they were imported in.
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in ("core", "registry")):
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["Agent", "AgentSpec", "Batch", "FixedDataset", "Layout", "Method", "PopulationRNG", "RealDataStats",
            "ReplayBuffer", "derive_seed", "get_method", "methods", "register"]

@@ -15,6 +15,9 @@ from gapbench.algos.core.config import make_config
 
 Role = Literal["baseline", "ablation", "extra"]
 
+# The paper's Table 1 columns: listings, presets and tests take the order from `methods()`.
+PAPER_ORDER = ("sac", "cql", "darc", "darc+", "h2o")
+
 
 @dataclass(frozen=True)
 class Method:
@@ -54,4 +57,16 @@ def get_method(name: str) -> Method:
 
 
 def methods() -> list[Method]:
-    return list(_METHODS.values())
+    """The paper's methods in its order, each followed by its variants (H2O by its ablations), then the rest.
+
+    A variant is a method registered with the same agent class as a paper method; the rest keep
+    their registration order, which is by module name.
+    """
+    registered = list(_METHODS.values())
+    paper = [_METHODS[name] for name in PAPER_ORDER if name in _METHODS]
+
+    def rank(method: Method) -> tuple[int, int]:
+        family = next((i for i, p in enumerate(paper) if p.agent is method.agent), len(paper))
+        return family, registered.index(method)
+
+    return sorted(registered, key=rank)

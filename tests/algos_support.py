@@ -19,7 +19,7 @@ from gapbench.algos.core.nets import MLP
 OBS_DIM, ACT_DIM = 3, 2
 LAYOUT = Layout(OBS_DIM, ACT_DIM)
 METHOD_NAMES = [m.name for m in algos.methods()]
-H2O_FAMILY = ["h2o", "h2o-a", "h2o-dr", "h2o-a-dr", "h2o-reg", "h2o-reg-dr"]
+H2O_FAMILY = [m.name for m in algos.methods() if m.agent is algos.get_method("h2o").agent]
 
 # Small values for whichever of these fields a method's config has.
 _TINY = {"hidden": (16, 16), "batch_size": 6, "real_batch_size": 5, "sim_batch_size": 7,

@@ -10,8 +10,8 @@ from gapbench.benchmark.data.generation import Recipe
 from gapbench.benchmark.sweep.grid import Grid, expand
 from gapbench.envs import PAPER_GAPS
 
-TABLE1_METHODS = ("sac", "cql", "darc", "darc+", "h2o")
-ABLATIONS = ("h2o", "h2o-a", "h2o-dr", "h2o-a-dr", "h2o-reg", "h2o-reg-dr", "cql", "sac")
+TABLE1_METHODS = tuple(m.name for m in methods() if m.role == "baseline")  # the paper's order
+ABLATIONS = ("h2o", *(m.name for m in methods() if m.role == "ablation"), "cql", "sac")  # Table 2's rows
 PAPER_DATASETS = ("medium", "medium-replay", "medium-expert")
 FIVE_SEEDS = (0, 1, 2, 3, 4)
 FIGURE3_GAP = "velocity_offset:0.1"
