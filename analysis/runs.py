@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from gapbench.analysis.errors import StoreWarning
-from gapbench.analysis.store import RunRecord, Store, open_store, sort_key
+from gapbench.analysis.store import COMPLETED, RUNNING, RunRecord, Store, open_store, sort_key
 
 EVAL_METRIC = re.compile(r"^eval/(return|normalized)/seed(\d+)$")
 
@@ -85,7 +85,7 @@ def counted_pairs(records: tuple[RunRecord, ...] | list[RunRecord]) -> set[tuple
     """The (run_id, seed) pairs that count, warning about every run or seed that does not."""
     by_cell: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
-        if record.status == "COMPLETED":
+        if record.status == COMPLETED:
             by_cell[record.cell].append(record)
     counted: set[tuple[str, int]] = set()
     for cell, runs in by_cell.items():
@@ -106,7 +106,7 @@ def counted_pairs(records: tuple[RunRecord, ...] | list[RunRecord]) -> set[tuple
                               f"and not {_ids(covering[1:])}", StoreWarning, stacklevel=2)
     covered = {(rec.cell, seed) for rec in records for seed in rec.seeds if (rec.run_id, seed) in counted}
     for record in records:
-        if record.status != "COMPLETED":
+        if record.status != COMPLETED:
             redone = [s for s in record.seeds if (record.cell, s) in covered]
             warnings.warn(f"run {record.run_id} ({cell_text(record.cell)}, seeds {record.seeds}) is {record.status}"
                           f"{_reason(record)}; not counted"
@@ -159,7 +159,7 @@ def _reason(record: RunRecord) -> str:
         return f" ({failure['reason']})"
     if record.fail_trace:
         return f" ({record.fail_trace[-1].strip()})"
-    if record.status == "RUNNING" and record.heartbeat:
+    if record.status == RUNNING and record.heartbeat:
         return f" (last heartbeat {record.heartbeat:%Y-%m-%d %H:%M:%S})"
     return ""
 

@@ -19,6 +19,12 @@ from urllib.parse import urlparse
 from gapbench.analysis.errors import AnalysisError, StoreWarning
 
 # Files a FileStorage run folder must have; a COMPLETED run also needs its metrics and info.
+# Sacred's run statuses and MongoObserver's default database, as a store holds them. The benchmark
+# layer writes them through Sacred and names them in benchmark/cell/status.py; this layer may not
+# import it, so it keeps the two it reads.
+COMPLETED, RUNNING = "COMPLETED", "RUNNING"
+SACRED_DEFAULT_DB = "sacred"
+
 REQUIRED = ("config.json", "run.json")
 REQUIRED_COMPLETED = ("metrics.json", "info.json")
 
@@ -98,7 +104,7 @@ def _read_folder(folder: Path) -> RunRecord:
     run = docs["run.json"]
     status = str(run.get("status", "UNKNOWN"))
     for name in REQUIRED_COMPLETED:  # an unfinished run may not have written them yet
-        docs[name] = _read_json(folder / name) if status == "COMPLETED" or (folder / name).exists() else {}
+        docs[name] = _read_json(folder / name) if status == COMPLETED or (folder / name).exists() else {}
     return _record(folder.name, status, docs["config.json"], docs["info.json"], run, docs["metrics.json"],
                    [a for a in run.get("artifacts") or [] if isinstance(a, str)], str(folder))
 
@@ -124,7 +130,7 @@ def _open_mongo(url: str) -> Store:
         import pymongo
     except ImportError:
         raise AnalysisError("reading a MongoDB store needs pymongo: pip install 'gapbench[mongo]'") from None
-    db_name = urlparse(url).path.lstrip("/") or "sacred"  # the same default as `gapbench run --mongo`
+    db_name = urlparse(url).path.lstrip("/") or SACRED_DEFAULT_DB  # where `gapbench run --mongo` writes too
     client = pymongo.MongoClient(url, serverSelectionTimeoutMS=10_000)
     try:
         db = client[db_name]
@@ -161,9 +167,9 @@ def _record(run_id: str, status: str, config: Any, info: dict, run: dict, metric
     if not isinstance(config, dict) or not all(k in config for k in ("method", "task", "seeds")):
         raise _Broken("its config lacks method, task or seeds")
     result = run.get("result")
-    if status == "COMPLETED":
+    if status == COMPLETED:
         _check_result(result, config)
-    return RunRecord(run_id, status, config, info, result if status == "COMPLETED" else None,
+    return RunRecord(run_id, status, config, info, result if status == COMPLETED else None,
                      _time(run.get("start_time")), _time(run.get("heartbeat")), metrics, tuple(artifacts),
                      tuple(run.get("fail_trace") or ()), where)
 

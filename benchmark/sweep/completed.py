@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gapbench.benchmark.cell.identity import identity
+from gapbench.benchmark.cell.status import COMPLETED, ENDED_BADLY
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _read_json(path: Path) -> dict:
 
 
 def failure_reason(run: dict, info: dict) -> str | None:
-    if run.get("status") not in ("FAILED", "INTERRUPTED"):
+    if run.get("status") not in ENDED_BADLY:
         return None
     failure = info.get("failure")
     if failure:
@@ -68,6 +69,6 @@ def failure_reason(run: dict, info: dict) -> str | None:
 def completed_seeds(runs: list[StoredRun]) -> dict[str, set[int]]:
     done: dict[str, set[int]] = {}
     for run in runs:
-        if run.status == "COMPLETED":
+        if run.status == COMPLETED:
             done.setdefault(run.identity, set()).update(run.seeds)
     return done

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gapbench.benchmark.cell import status
 from gapbench.benchmark.cell.identity import run_name
 from gapbench.benchmark.sweep.worker import run_unit
 
@@ -88,7 +89,7 @@ class LocalExecutor:
         code = proc.wait()
         if outcome is None:
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-            outcome = {"status": "FAILED", "reason": f"worker process {how}; see {log_path}"}
+            outcome = {"status": status.FAILED, "reason": f"worker process {how}; see {log_path}"}
         events.finished(unit, outcome)
 
 
@@ -127,7 +128,7 @@ class RayExecutor:
                     try:
                         outcome = ray.get(ref)
                     except Exception as err:  # the task's process died
-                        outcome = {"status": "FAILED", "reason": f"Ray task failed: {type(err).__name__}"}
+                        outcome = {"status": status.FAILED, "reason": f"Ray task failed: {type(err).__name__}"}
                     self._drain(queue, units, started, events)
                     if index not in started:
                         events.started(units[index])

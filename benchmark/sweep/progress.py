@@ -14,6 +14,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from gapbench.benchmark.cell.status import COMPLETED, SKIPPED
 from gapbench.benchmark.sweep.executors import Unit
 
 
@@ -81,11 +82,11 @@ class SweepProgress:
             self.bar.update(max(0, unit.steps - self.steps_seen.get(id(unit), 0)))
             self.outcomes.append((unit, outcome))
             status = outcome["status"]
-            if status == "COMPLETED":
+            if status == COMPLETED:
                 self.done += 1
                 scores = ", ".join(f"{r:.1f}" for r in outcome["result"]["final_return"])
                 self._say(f"done     {unit.label}: final return {scores} (run {outcome['run_id']})")
-            elif status == "SKIPPED":
+            elif status == SKIPPED:
                 self.skipped += 1
                 self._say(f"skipped  {unit.label}: {outcome['reason']}")
             else:

@@ -12,6 +12,7 @@ from gapbench import envs
 from gapbench.algos import get_method
 from gapbench.benchmark.data import generation
 from gapbench.benchmark.cell.identity import Cell, identity
+from gapbench.benchmark.cell.status import FINISHED_WELL
 from gapbench.benchmark.errors import UserError
 from gapbench.benchmark.sweep.executors import Unit, make_executor
 from gapbench.benchmark.sweep.grid import Grid, expand
@@ -132,7 +133,7 @@ def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:
         make_executor(options.executor, options.workers, options.address, Path(options.results)).run(work.units, progress)
     finally:
         progress.close()
-    failed = [(u, o) for u, o in progress.outcomes if o["status"] not in ("COMPLETED", "SKIPPED")]
+    failed = [(u, o) for u, o in progress.outcomes if o["status"] not in FINISHED_WELL]
     say(f"finished: {progress.done} completed, {len(failed)} failed, {progress.skipped} skipped")
     for unit, outcome in failed:
         say(f"  FAILED {unit.label}: {outcome.get('reason', outcome['status'])}")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gapbench.benchmark.cell import status
 from gapbench.benchmark.cell.identity import run_name
 
 
@@ -47,7 +48,7 @@ def run_unit(unit: dict[str, Any], progress: Callable[[dict], None] | None = Non
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return {"status": "SKIPPED", "reason": "already running in another process"}
+            return {"status": status.SKIPPED, "reason": "already running in another process"}
         return _run_locked(unit, progress, capture)
 
 
@@ -65,7 +66,7 @@ def _run_locked(unit: dict[str, Any], progress, capture: str) -> dict[str, Any]:
         from gapbench.benchmark.training.loop import Diverged
 
         reason = err.reason if isinstance(err, Diverged) else f"{type(err).__name__}: {err}"
-        return {"status": "FAILED", "reason": reason, "trace": traceback.format_exc(limit=5)}
+        return {"status": status.FAILED, "reason": reason, "trace": traceback.format_exc(limit=5)}
     return {"status": run.status, "run_id": str(run._id), "result": run.result}
 
 
@@ -75,8 +76,8 @@ def mongo_observer(url: str):
 
     from gapbench.benchmark.cell.sacred_compat import MongoObserver
 
-    db = urlparse(url).path.lstrip("/") or "sacred"
-    return MongoObserver(url=url, db_name=db)
+    db = urlparse(url).path.lstrip("/")
+    return MongoObserver(url=url, **({"db_name": db} if db else {}))  # no DB in the URL: Sacred's default
 
 
 def main() -> int:
@@ -90,7 +91,7 @@ def main() -> int:
 
     outcome = run_unit(unit, lambda fields: send({"progress": fields}))
     send({"outcome": outcome})
-    return 0 if outcome["status"] in ("COMPLETED", "SKIPPED") else 1
+    return 0 if outcome["status"] in status.FINISHED_WELL else 1
 
 
 if __name__ == "__main__":

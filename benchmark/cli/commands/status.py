@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from gapbench.benchmark.cell.status import COMPLETED, ENDED_BADLY, RUNNING
 from gapbench.benchmark.cli.commands.run import add_grid_arguments, grids_from_args
 
 
@@ -26,7 +27,7 @@ def status(args) -> int:
     runs = scan(Path(args.results))
     if args.preset is None and args.methods is None:
         # A RUNNING run whose process is gone (killed, machine rebooted) will never finish itself.
-        counts = Counter(r.status if r.status != "RUNNING" or unit_running(args.results, r.identity, list(r.seeds))
+        counts = Counter(r.status if r.status != RUNNING or unit_running(args.results, r.identity, list(r.seeds))
                          else "RUNNING but its process is gone" for r in runs)
         print(f"{Path(args.results) / 'runs'}: {len(runs)} runs: "
               + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
@@ -47,12 +48,12 @@ def status(args) -> int:
             cell_runs = by_identity.get(key, [])
             for seed in grid.seeds:
                 mine = [r for r in cell_runs if seed in r.seeds]
-                if any(r.status == "COMPLETED" for r in mine):
+                if any(r.status == COMPLETED for r in mine):
                     totals["completed"] += 1
                     continue
                 if unit_running(args.results, key, [seed]):
                     state = "running"
-                elif any(r.status in ("FAILED", "INTERRUPTED") for r in mine):
+                elif any(r.status in ENDED_BADLY for r in mine):
                     state = "failed"
                 else:
                     state = "missing"
