@@ -1,15 +1,20 @@
-"""Shared test helpers: the console script, a scratch data cache, hand-made HDF5 files."""
+"""Fixtures and hooks shared by every test. Helpers live in tests/*_support.py, imported as `tests.<module>`."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-GAPBENCH = str(Path(sys.executable).with_name("gapbench"))
+from tests.analysis_support import build_store, store_env
+from tests.cli_support import free_port
 
 
 def pytest_configure(config):
@@ -17,15 +22,6 @@ def pytest_configure(config):
     import torch
 
     torch.set_num_threads(1)
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600, check: bool = False):
-    """Run the installed `gapbench` console script as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([GAPBENCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"gapbench {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(autouse=True)
@@ -37,27 +33,28 @@ def _isolated_data_dirs(tmp_path_factory, monkeypatch):
         monkeypatch.setenv("GAPBENCH_DATA", str(base / "gapbench-cache"))
 
 
-# A tiny budget every CLI test of a real sweep uses: real envs, real Sacred, seconds per run.
-TINY_DATA = ["--data-size", "1000", "--data-budget", "300"]
-TINY_TRAIN = ["--with", "updates_per_epoch=50", "--with", "sim_steps_per_epoch=50", "--with", "eval_every=50",
-              "--with", "eval_episodes=1", "--with", "final_eval_episodes=1", "--with", "log_every=25",
-              "--with", "cql.batch_size=32"]
+@pytest.fixture(scope="session")
+def results_store(tmp_path_factory) -> Path:
+    """A results store built by real `gapbench run` sweeps (`analysis_support.build_store`).
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    Built once per test session: under xdist the first worker builds it behind a file lock in the
+    session's shared temp folder and the others reuse it. Tests must copy it before changing it.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    store = root / "analysis-store"
+    with open(root / "analysis-store.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (store / "complete").exists():
+            shutil.rmtree(store, ignore_errors=True)  # a half-built store from a worker that crashed
+            build_store(store / "results", store_env(root))
+            (store / "complete").write_text("")
+    return store / "results"
 
 
 @pytest.fixture(scope="session")
 def mongo_url(tmp_path_factory):
     """A real MongoDB wire-protocol server (SecantusDB) on 127.0.0.1 for the session."""
-    import socket
-    import time
-
     pytest.importorskip("secantus", reason="the Mongo tests need `pip install secantusdb`")
     port = free_port()
     log = open(tmp_path_factory.mktemp("mongo") / "server.log", "w")

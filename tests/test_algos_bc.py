@@ -12,7 +12,7 @@ from torch.distributions.transforms import TanhTransform
 
 from gapbench import algos
 from gapbench.algos.bc import BC, BCConfig
-from algos_support import LAYOUT, OBS_DIM, make, spec, to_batch, transitions
+from tests.algos_support import LAYOUT, OBS_DIM, make, spec, to_batch, transitions
 
 
 def test_registered_as_an_extra_method_on_the_real_data_only():

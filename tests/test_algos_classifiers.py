@@ -14,7 +14,7 @@ import torch
 
 from gapbench.algos import AgentSpec, Batch, Layout, PopulationRNG
 from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
-from algos_support import ACT_DIM, OBS_DIM, make, set_affine_logits, to_batch, transitions
+from tests.algos_support import ACT_DIM, OBS_DIM, make, set_affine_logits, to_batch, transitions
 
 SA_IN, SAS_IN = OBS_DIM + ACT_DIM, 2 * OBS_DIM + ACT_DIM
 

@@ -18,7 +18,7 @@ from gapbench.algos.core.nets import BatchedLinear
 from gapbench.algos.core.policy import TanhGaussianPolicy
 from gapbench.algos.cql import CQLConfig, cql_regulariser
 from gapbench.algos.h2o import weighted_log_sum_exp
-from algos_support import make, real_observations, to_batch, transitions
+from tests.algos_support import make, real_observations, to_batch, transitions
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import torch
 from torch.distributions import Normal
 
 from gapbench.algos import PopulationRNG, get_method
-from algos_support import (H2O_FAMILY, METHOD_NAMES, batch_rows, feed, make, member, parameters, round_trip,
+from tests.algos_support import (H2O_FAMILY, METHOD_NAMES, batch_rows, feed, make, member, parameters, round_trip,
                            set_affine_logits, to_batch, transitions)
 
 CLASSIFIER_METHODS = {"darc", "darc+", *H2O_FAMILY}

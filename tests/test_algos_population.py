@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from algos_support import H2O_FAMILY, METHOD_NAMES, batch_rows, feed, make, member, parameters, to_batch
+from tests.algos_support import H2O_FAMILY, METHOD_NAMES, batch_rows, feed, make, member, parameters, to_batch
 
 SEEDS = (11, 22, 33)
 

@@ -10,12 +10,11 @@ import pytest
 from gapbench.analysis.runs import load_runs
 from gapbench.analysis.snapshots import load_snapshots
 from gapbench.analysis.store import open_store
-from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
+from tests.analysis_support import (
     FIGURE3,
-    results_store_fixture,
     store_env,
 )
-from tests.conftest import TINY_DATA, TINY_TRAIN, run_cli
+from tests.cli_support import TINY_DATA, TINY_TRAIN, run_cli
 
 
 def test_mongo_and_file_storage_give_equal_tables(results_store, mongo_url, tmp_path, tmp_path_factory):

@@ -26,16 +26,15 @@ from gapbench.analysis.plots import (
 from gapbench.analysis.runs import final_scores, load_runs
 from gapbench.analysis.snapshots import load_snapshots
 from gapbench.analysis.store import open_store
-from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
+from tests.analysis_support import (
     SNAPSHOT_BATCH,
     SNAPSHOT_STEPS,
     hand_scores,
     png_size,
     read_csv,
-    results_store_fixture,
     run_folders,
 )
-from tests.conftest import run_cli
+from tests.cli_support import run_cli
 
 matplotlib.use("Agg")
 

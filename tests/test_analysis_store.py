@@ -12,12 +12,11 @@ import pytest
 
 from gapbench.analysis.errors import AnalysisError, StoreWarning
 from gapbench.analysis.runs import final_scores, load_runs
-from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
+from tests.analysis_support import (
     read_csv,
-    results_store_fixture,
     run_folders,
 )
-from tests.conftest import run_cli
+from tests.cli_support import run_cli
 
 
 def run_id(results: Path, method: str, dataset: str | None, gap: str | None) -> str:

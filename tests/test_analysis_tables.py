@@ -15,12 +15,11 @@ from gapbench.analysis.cli import register
 from gapbench.analysis.render import markdown
 from gapbench.analysis.runs import final_scores, load_runs
 from gapbench.analysis.tables import Cell, bold_rule, switches, table1
-from tests.analysis_fixtures import (  # noqa: F401 (results_store_fixture is the results_store fixture)
+from tests.analysis_support import (
     hand_scores,
     read_csv,
-    results_store_fixture,
 )
-from tests.conftest import run_cli
+from tests.cli_support import run_cli
 
 TABLE1_LABELS = ["SAC(sim)", "CQL(real)", "DARC", "DARC+", "H2O", "BC(real)"]  # paper order, then the extra
 ROWS = [("Medium Replay", "Gravity 2.0"), ("Medium Replay", "Friction 0.3"), ("Medium Replay", "Velocity Offset 0.1")]

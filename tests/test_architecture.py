@@ -104,6 +104,18 @@ def test_nothing_imports_the_checkouts_folder_names(folder):
     assert not offenders
 
 
+def test_tests_import_their_helpers_one_way():
+    """As `tests.<module>`; fixtures live in conftest.py, which no module imports."""
+    local = {p.stem for p in (ROOT / "tests").glob("*.py")}
+    offenders = {}
+    for path in sources("tests"):
+        bad = {name for name in imported_modules(path)
+               if name.split(".")[0] in local or name.startswith("tests.conftest")}
+        if bad:
+            offenders[path.name] = sorted(bad)
+    assert not offenders
+
+
 def config_classes():
     from gapbench import algos
     from gapbench.benchmark.data.generation import Recipe

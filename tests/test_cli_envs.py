@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.cli_support import run_cli
 
 
 def measured(stdout: str) -> tuple[float, float]:

@@ -10,7 +10,7 @@ import pytest
 
 from gapbench import envs
 from gapbench.envs import DatasetError, Transitions, load_d4rl, save_d4rl
-from tests.conftest import run_cli
+from tests.cli_support import run_cli
 
 OBS, ACT = 17, 6
 

@@ -12,8 +12,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from algos_support import ACT_DIM, OBS_DIM, batch_rows, make, to_batch
-from conftest import run_cli
+from tests.algos_support import ACT_DIM, OBS_DIM, batch_rows, make, to_batch
+from tests.cli_support import run_cli
 
 from gapbench.benchmark.perf.reference import REFERENCE_METHODS, make_reference, split_rows
 

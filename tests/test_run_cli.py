@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GAPBENCH, TINY_DATA, TINY_TRAIN, run_cli
+from tests.cli_support import GAPBENCH, TINY_DATA, TINY_TRAIN, run_cli
 
 
 def stored_runs(results: Path) -> list[dict]:

@@ -1,19 +1,15 @@
-"""A results store built from real `gapbench run` sweeps, shared by the analysis tests, and helpers
-to read it back by hand (so the tests compare the analysis against the raw Sacred files)."""
+"""How the analysis tests' results store is built from real `gapbench run` sweeps (the
+`results_store` fixture in conftest.py), and helpers to read it back by hand, so the tests compare
+the analysis against the raw Sacred files."""
 
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
-import os
-import shutil
 import struct
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import TINY_DATA, TINY_TRAIN, run_cli
+from tests.cli_support import TINY_DATA, TINY_TRAIN, run_cli
 
 STORE_METHODS = "sac,cql,darc,darc+,h2o,h2o-a,h2o-reg,bc"
 STORE_GAPS = "gravity:2.0,friction:0.3"
@@ -43,23 +39,6 @@ def build_store(results: Path, env: dict[str, str]) -> None:
     run_cli("run", "--methods", "h2o", "--datasets", "medium-replay", "--gaps", FIGURE3_GAP, "--seeds", "0",
             "--steps", STEPS, "--results", str(results), *TINY_DATA, *TINY_TRAIN, *FIGURE3, env=env, check=True,
             timeout=BUILD_TIMEOUT)
-
-
-@pytest.fixture(scope="session", name="results_store")
-def results_store_fixture(tmp_path_factory) -> Path:
-    """Built once per test session: under xdist the first worker builds it behind a file lock in the
-    session's shared temp folder and the others reuse it. Tests must copy it before changing it.
-    A test module imports `results_store_fixture` to use it as `results_store`."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    store = root / "analysis-store"
-    with open(root / "analysis-store.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (store / "complete").exists():
-            shutil.rmtree(store, ignore_errors=True)  # a half-built store from a worker that crashed
-            build_store(store / "results", store_env(root))
-            (store / "complete").write_text("")
-    return store / "results"
 
 
 # ---------------------------------------------------------------------------- reading by hand
