@@ -125,11 +125,16 @@ def config_classes():
     return sorted(classes, key=lambda c: c.__name__)
 
 
+# The speed reference re-implements the updates to time them against gapbench's; a field that only
+# it reads is still a field gapbench never uses.
+NOT_A_USE = {ROOT / "benchmark" / "perf" / "reference.py"}
+
+
 def attribute_uses() -> dict[str, int]:
     """How often each attribute name is read (`x.name`) anywhere in the package code."""
     counts: dict[str, int] = {}
     for layer in ("algos", "benchmark", "envs"):
-        for path in sources(layer):
+        for path in (p for p in sources(layer) if p not in NOT_A_USE):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
                     counts[node.attr] = counts.get(node.attr, 0) + 1

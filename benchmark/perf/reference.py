@@ -18,14 +18,13 @@ same numbers. The tanh-Gaussian is the same hand-written density as gapbench's; 
 `TransformedDistribution` per call, which could only make the reference slower, so the ratios
 `gapbench perf` prints are conservative.
 
-Hyper-parameters are read from the method's gapbench config, as a dict (``c["discount"]``), so that
+Hyper-parameters are read from the method's gapbench config, as a dict (``c.discount``), so that
 this file does not count as a reader of config fields in tests/test_architecture.py.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from typing import Any
 
@@ -139,24 +138,24 @@ class ReferenceSAC:
     """SimpleSAC's SAC.train: the basis of every other reference here."""
 
     def __init__(self, config: Any, obs_dim: int, act_dim: int, seed: int, device: str = "cpu"):
-        self.c = c = dataclasses.asdict(config)
+        self.c = c = config
         self.obs_dim, self.act_dim, self.device = obs_dim, act_dim, device
-        hidden = tuple(c["hidden"])
+        hidden = tuple(c.hidden)
         self.generator = _stream(seed, "agent", device)
-        self.policy = TanhGaussianPolicy(obs_dim, act_dim, hidden, c["policy_log_std_multiplier"],
-                                         c["policy_log_std_offset"]).to(device)
+        self.policy = TanhGaussianPolicy(obs_dim, act_dim, hidden, c.policy_log_std_multiplier,
+                                         c.policy_log_std_offset).to(device)
         self.qf1 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
         self.qf2 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
         self.target_qf1, self.target_qf2 = copy.deepcopy(self.qf1), copy.deepcopy(self.qf2)
         self.log_alpha = Scalar(0.0).to(device)
-        self.target_entropy = -float(act_dim) if c["target_entropy"] is None else c["target_entropy"]
-        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), c["policy_lr"])
-        self.qf_optimizer = torch.optim.Adam(list(self.qf1.parameters()) + list(self.qf2.parameters()), c["qf_lr"])
-        self.alpha_optimizer = torch.optim.Adam(self.log_alpha.parameters(), c["policy_lr"])
+        self.target_entropy = -float(act_dim) if c.target_entropy is None else c.target_entropy
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), c.policy_lr)
+        self.qf_optimizer = torch.optim.Adam(list(self.qf1.parameters()) + list(self.qf2.parameters()), c.qf_lr)
+        self.alpha_optimizer = torch.optim.Adam(self.log_alpha.parameters(), c.policy_lr)
         self.total_steps = 0
 
     def batch_sizes(self) -> dict[str, int]:
-        return {"sim": self.c["batch_size"]}
+        return {"sim": self.c.batch_size}
 
     def train(self, real: Batch | None, sim: Batch | None) -> dict[str, float]:
         return self.sac_train(sim, sim["observations"])
@@ -164,9 +163,9 @@ class ReferenceSAC:
     # the pieces every method shares
 
     def alpha(self) -> torch.Tensor:
-        if self.c["use_automatic_entropy_tuning"]:
-            return self.log_alpha().exp() * self.c["alpha_multiplier"]
-        return torch.tensor(self.c["alpha_multiplier"], device=self.device)
+        if self.c.use_automatic_entropy_tuning:
+            return self.log_alpha().exp() * self.c.alpha_multiplier
+        return torch.tensor(self.c.alpha_multiplier, device=self.device)
 
     def alpha_loss(self, log_pi: torch.Tensor) -> torch.Tensor:
         return -(self.log_alpha() * (log_pi + self.target_entropy).detach()).mean()
@@ -176,16 +175,16 @@ class ReferenceSAC:
         new_next_actions, next_log_pi = self.policy(batch["next_observations"], self.generator)
         target_q_values = torch.min(self.target_qf1(batch["next_observations"], new_next_actions),
                                     self.target_qf2(batch["next_observations"], new_next_actions))
-        if self.c["backup_entropy"]:
+        if self.c.backup_entropy:
             target_q_values = target_q_values - self.alpha() * next_log_pi
-        return rewards + (1.0 - batch["dones"]) * self.c["discount"] * target_q_values
+        return rewards + (1.0 - batch["dones"]) * self.c.discount * target_q_values
 
     def policy_loss(self, observations, alpha, new_actions, log_pi):
         q_new_actions = torch.min(self.qf1(observations, new_actions), self.qf2(observations, new_actions))
         return (alpha * log_pi - q_new_actions).mean()
 
     def step(self, alpha_loss, policy_loss, qf_loss) -> None:
-        if self.c["use_automatic_entropy_tuning"]:
+        if self.c.use_automatic_entropy_tuning:
             self.alpha_optimizer.zero_grad()
             alpha_loss.backward()
             self.alpha_optimizer.step()
@@ -196,9 +195,9 @@ class ReferenceSAC:
         qf_loss.backward()
         self.qf_optimizer.step()
         self.total_steps += 1
-        if self.total_steps % self.c["target_update_period"] == 0:
-            soft_target_update(self.qf1, self.target_qf1, self.c["soft_target_update_rate"])
-            soft_target_update(self.qf2, self.target_qf2, self.c["soft_target_update_rate"])
+        if self.total_steps % self.c.target_update_period == 0:
+            soft_target_update(self.qf1, self.target_qf1, self.c.soft_target_update_rate)
+            soft_target_update(self.qf2, self.target_qf2, self.c.soft_target_update_rate)
 
     def sac_train(self, batch: Batch, policy_observations, rewards=None) -> dict[str, float]:
         q_target = self.td_target(batch, batch["rewards"] if rewards is None else rewards)
@@ -245,12 +244,12 @@ class ReferenceCQL(ReferenceSAC):
     """SimpleSAC's ConservativeSAC.train, CQL(H) with importance sampling."""
 
     def batch_sizes(self):
-        return {"real": self.c["batch_size"]}
+        return {"real": self.c.batch_size}
 
     def train(self, real, sim):
         c, batch = self.c, real
         observations, actions = batch["observations"], batch["actions"]
-        batch_size, n = actions.shape[0], c["n_actions"]
+        batch_size, n = actions.shape[0], c.n_actions
         q_target = self.td_target(batch, batch["rewards"])
         new_actions, log_pi = self.policy(observations, self.generator)
         alpha = self.alpha()
@@ -276,7 +275,7 @@ class ReferenceCQL(ReferenceSAC):
         cql_q2_current_actions = self.qf2(observations, cql_current_actions)
         cql_q1_next_actions = self.qf1(observations, cql_next_actions)
         cql_q2_next_actions = self.qf2(observations, cql_next_actions)
-        if c["importance_sample"]:
+        if c.importance_sample:
             random_density = np.log(0.5 ** self.act_dim)
             cql_cat_q1 = torch.cat([cql_q1_rand - random_density, cql_q1_next_actions - cql_next_log_pis,
                                     cql_q1_current_actions - cql_current_log_pis], dim=1)
@@ -287,13 +286,13 @@ class ReferenceCQL(ReferenceSAC):
                                     cql_q1_current_actions], dim=1)
             cql_cat_q2 = torch.cat([cql_q2_rand, q2_pred.unsqueeze(1), cql_q2_next_actions,
                                     cql_q2_current_actions], dim=1)
-        temp = c["temperature"]
+        temp = c.temperature
         cql_qf1_ood = torch.logsumexp(cql_cat_q1 / temp, dim=1) * temp
         cql_qf2_ood = torch.logsumexp(cql_cat_q2 / temp, dim=1) * temp
-        cql_qf1_diff = torch.clamp(cql_qf1_ood - q1_pred, *c["clip_diff"]).mean()
-        cql_qf2_diff = torch.clamp(cql_qf2_ood - q2_pred, *c["clip_diff"]).mean()
-        cql_min_qf1_loss = cql_qf1_diff * c["min_q_weight"]
-        cql_min_qf2_loss = cql_qf2_diff * c["min_q_weight"]
+        cql_qf1_diff = torch.clamp(cql_qf1_ood - q1_pred, *c.clip_diff).mean()
+        cql_qf2_diff = torch.clamp(cql_qf2_ood - q2_pred, *c.clip_diff).mean()
+        cql_min_qf1_loss = cql_qf1_diff * c.min_q_weight
+        cql_min_qf2_loss = cql_qf2_diff * c.min_q_weight
         qf_loss = qf1_loss + qf2_loss + cql_min_qf1_loss + cql_min_qf2_loss
         self.step(alpha_loss, policy_loss, qf_loss)
         return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
@@ -303,12 +302,12 @@ class _Classifiers:
     """The d_sa / d_sas pair of DARC and H2O, with the authors' two optimisers and two backwards."""
 
     def __init__(self, c: dict, obs_dim: int, act_dim: int, generator: torch.Generator, device: str):
-        hidden, bound = tuple(c["hidden"]), c["classifier_logit_bound"]
+        hidden, bound = tuple(c.hidden), c.classifier_logit_bound
         self.d_sa = Classifier(obs_dim + act_dim, hidden, bound).to(device)
         self.d_sas = Classifier(2 * obs_dim + act_dim, hidden, bound).to(device)
-        self.d_sa_optimizer = torch.optim.Adam(self.d_sa.parameters(), c["classifier_lr"])
-        self.d_sas_optimizer = torch.optim.Adam(self.d_sas.parameters(), c["classifier_lr"])
-        self.noise_std, self.generator = c["classifier_noise_std"], generator
+        self.d_sa_optimizer = torch.optim.Adam(self.d_sa.parameters(), c.classifier_lr)
+        self.d_sas_optimizer = torch.optim.Adam(self.d_sas.parameters(), c.classifier_lr)
+        self.noise_std, self.generator = c.classifier_noise_std, generator
 
     def noisy(self, x):
         return x + self.noise_std * torch.randn(x.shape, generator=self.generator, device=x.device)
@@ -351,13 +350,13 @@ class ReferenceDARC(ReferenceSAC):
 
     def batch_sizes(self):
         c = self.c
-        return {"real": c["classifier_batch_size"], "sim": c["batch_size"] + c["classifier_batch_size"]}
+        return {"real": c.classifier_batch_size, "sim": c.batch_size + c.classifier_batch_size}
 
     def train(self, real, sim):
-        b = self.c["batch_size"]
+        b = self.c.batch_size
         sim_q, sim_d = _take(sim, 0, b), _take(sim, b, len(sim["rewards"]))
         self.classifiers.train(real, sim_d)
-        clip = self.c["reward_correction_clip"]
+        clip = self.c.reward_correction_clip
         with torch.no_grad():
             log_ratio = self.classifiers.log_ratio(sim_q["observations"], sim_q["actions"],
                                                       sim_q["next_observations"])
@@ -376,22 +375,22 @@ class ReferenceH2O(ReferenceSAC):
 
     def batch_sizes(self):
         c = self.c
-        return {"real": c["real_batch_size"] + c["classifier_batch_size"],
-                "sim": c["sim_batch_size"] + c["classifier_batch_size"]}
+        return {"real": c.real_batch_size + c.classifier_batch_size,
+                "sim": c.sim_batch_size + c.classifier_batch_size}
 
     def kl_sim_divergence(self, s, a, s2) -> torch.Tensor:
-        n = self.c["n_next_state_samples"]
+        n = self.c.n_next_state_samples
         s = s.repeat_interleave(n, dim=0)
         a = a.repeat_interleave(n, dim=0)
         s2 = s2.repeat_interleave(n, dim=0)
         eps = torch.randn(s2.shape, generator=self.next_state_generator, device=s2.device)
         s2 = s2 + eps @ self.noise_factor.T
         log_ratio = -self.classifiers.log_ratio(s, a, s2).reshape(-1, n)
-        return torch.clamp(log_ratio.mean(dim=1), *self.c["u_clip"])
+        return torch.clamp(log_ratio.mean(dim=1), *self.c.u_clip)
 
     def train(self, real, sim):
         c = self.c
-        br, bs = c["real_batch_size"], c["sim_batch_size"]
+        br, bs = c.real_batch_size, c.sim_batch_size
         real_q, real_d = _take(real, 0, br), _take(real, br, len(real["rewards"]))
         sim_q, sim_d = _take(sim, 0, bs), _take(sim, bs, len(sim["rewards"]))
         self.classifiers.train(real_d, sim_d)
@@ -399,8 +398,8 @@ class ReferenceH2O(ReferenceSAC):
         with torch.no_grad():
             real_log_ratio = self.classifiers.log_ratio(sim_q["observations"], sim_q["actions"],
                                                            sim_q["next_observations"])
-        if c["dynamics_ratio_weight"]:
-            sqrt_is_ratio = torch.clamp(real_log_ratio.exp(), *c["dynamics_ratio_clip"]).sqrt()
+        if c.dynamics_ratio_weight:
+            sqrt_is_ratio = torch.clamp(real_log_ratio.exp(), *c.dynamics_ratio_clip).sqrt()
         else:
             sqrt_is_ratio = torch.ones_like(real_log_ratio)
         real_target = self.td_target(real_q, real_q["rewards"])
@@ -415,31 +414,31 @@ class ReferenceH2O(ReferenceSAC):
         real_q2_pred = self.qf2(real_q["observations"], real_q["actions"])
         sim_q1_pred = self.qf1(sim_q["observations"], sim_q["actions"])
         sim_q2_pred = self.qf2(sim_q["observations"], sim_q["actions"])
-        scale = c["bellman_scale"]
+        scale = c.bellman_scale
         qf1_loss = scale * (F.mse_loss(real_q1_pred, real_target)
                             + F.mse_loss(sqrt_is_ratio * sim_q1_pred, sqrt_is_ratio * sim_target))
         qf2_loss = scale * (F.mse_loss(real_q2_pred, real_target)
                             + F.mse_loss(sqrt_is_ratio * sim_q2_pred, sqrt_is_ratio * sim_target))
-        if c["value_regulariser"]:
-            if c["adaptive_omega"]:
+        if c.value_regulariser:
+            if c.adaptive_omega:
                 with torch.no_grad():
                     u_sa = self.kl_sim_divergence(sim_q["observations"], sim_q["actions"],
                                                   sim_q["next_observations"])
             else:
                 u_sa = torch.ones_like(sim_q["rewards"])
             omega = u_sa / u_sa.sum()
-            temp = c["log_sum_exp_temperature"]
+            temp = c.log_sum_exp_temperature
             # the authors run the critics on the sim (s, a) a second time here; the result is the
             # same tensor, so the reference reuses it rather than count redundant work
             cql_q1, cql_q2 = sim_q1_pred, sim_q2_pred
-            if c["regulariser"] == "log_sum_exp":
+            if c.regulariser == "log_sum_exp":
                 cql_qf1_gap = torch.logsumexp(cql_q1 / temp + omega.log(), dim=0) * temp
                 cql_qf2_gap = torch.logsumexp(cql_q2 / temp + omega.log(), dim=0) * temp
             else:
                 cql_qf1_gap, cql_qf2_gap = (omega * cql_q1).sum(), (omega * cql_q2).sum()
-            cql_qf1_diff = torch.clamp(cql_qf1_gap - real_q1_pred.mean(), *c["regulariser_clip"])
-            cql_qf2_diff = torch.clamp(cql_qf2_gap - real_q2_pred.mean(), *c["regulariser_clip"])
-            qf_loss = qf1_loss + qf2_loss + c["beta"] * cql_qf1_diff + c["beta"] * cql_qf2_diff
+            cql_qf1_diff = torch.clamp(cql_qf1_gap - real_q1_pred.mean(), *c.regulariser_clip)
+            cql_qf2_diff = torch.clamp(cql_qf2_gap - real_q2_pred.mean(), *c.regulariser_clip)
+            qf_loss = qf1_loss + qf2_loss + c.beta * cql_qf1_diff + c.beta * cql_qf2_diff
         else:
             qf_loss = qf1_loss + qf2_loss
         self.step(alpha_loss, policy_loss, qf_loss)
