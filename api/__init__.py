@@ -1,5 +1,7 @@
 """gapbench: RL across a sim-to-real dynamics gap. This module is its public Python API.
 
+    from pathlib import Path
+
     import gapbench
 
     sim = gapbench.make_sim("halfcheetah", "gravity:2.0", seed=0)    # real env with the gap applied
