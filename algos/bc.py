@@ -23,20 +23,21 @@ import torch
 
 from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.core.policy import TanhGaussianPolicy
 from gapbench.algos.registry import register
 
 
 @dataclass
 class BCConfig:
-    hidden: tuple[int, ...] = (256, 256)  # the same policy network as every other method
-    policy_lr: float = 3e-4
-    batch_size: int = 256  # real transitions per update
-    policy_log_std_multiplier: float = 1.0  # the authors' initial values of the learnable scalars
+    hidden: tuple[int, ...] = ranged((256, 256), ge=1)  # the same policy network as every other method
+    policy_lr: float = ranged(3e-4, gt=0)
+    batch_size: int = ranged(256, ge=1)  # real transitions per update
+    policy_log_std_multiplier: float = ranged(1.0, gt=0)  # the authors' initial values of the learnable scalars
     policy_log_std_offset: float = -1.0
     # Dataset actions are clipped to +-(1 - action_eps) before atanh: D4RL actions can sit on the
     # bound, where the tanh-Gaussian density is infinite and the loss would not be finite.
-    action_eps: float = 1e-6
+    action_eps: float = ranged(1e-6, gt=0, lt=1)
 
 
 class BC(Agent):

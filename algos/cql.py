@@ -18,17 +18,18 @@ import torch
 
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.registry import register
 
 
 @dataclass
 class CQLConfig(ActorCriticConfig):
-    batch_size: int = 256
-    min_q_weight: float = 2.0  # the authors' CQL baseline (H2Oplus conservative_sac_main.py)
-    n_actions: int = 10  # per kind: uniform, pi(.|s) and pi(.|s')
+    batch_size: int = ranged(256, ge=1)
+    min_q_weight: float = ranged(2.0, ge=0)  # the authors' CQL baseline (H2Oplus conservative_sac_main.py)
+    n_actions: int = ranged(10, ge=1)  # per kind: uniform, pi(.|s) and pi(.|s')
     importance_sample: bool = True
-    temperature: float = 1.0
-    clip_diff: tuple[float, float] = (-math.inf, math.inf)
+    temperature: float = ranged(1.0, gt=0)
+    clip_diff: tuple[float, float] = ranged((-math.inf, math.inf), ordered=True)
 
 
 def cql_regulariser(q_data: torch.Tensor, q_uniform: torch.Tensor, q_current: torch.Tensor,

@@ -15,15 +15,16 @@ import torch
 
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
 from gapbench.algos.registry import register
 
 
 @dataclass
 class DARCConfig(ActorCriticConfig, ClassifierConfig):
-    batch_size: int = 256  # simulated transitions per Q/policy step
+    batch_size: int = ranged(256, ge=1)  # simulated transitions per Q/policy step
     backup_entropy: bool = True  # as the authors' DARC baseline (H2Oplus darc.py)
-    reward_correction_clip: float = 10.0
+    reward_correction_clip: float = ranged(10.0, gt=0)
 
 
 class DARC(ActorCritic):

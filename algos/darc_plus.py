@@ -12,14 +12,15 @@ from dataclasses import dataclass
 import torch
 
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.darc import DARC, DARCConfig
 from gapbench.algos.registry import register
 
 
 @dataclass
 class DARCPlusConfig(DARCConfig):
-    real_batch_size: int = 128
-    batch_size: int = 128  # simulated transitions per Q/policy step
+    real_batch_size: int = ranged(128, ge=1)
+    batch_size: int = ranged(128, ge=1)  # simulated transitions per Q/policy step
 
 
 class DARCPlus(DARC):

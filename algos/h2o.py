@@ -30,6 +30,7 @@ import torch
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
 from gapbench.algos.core.agent import Metrics
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
 from gapbench.algos.core.rng import PopulationRNG
 from gapbench.algos.registry import register
@@ -37,28 +38,28 @@ from gapbench.algos.registry import register
 
 @dataclass
 class H2OConfig(ActorCriticConfig, ClassifierConfig):
-    real_batch_size: int = 128
-    sim_batch_size: int = 128
-    beta: float = 0.01  # weight of the value regulariser, Eq. 6
+    real_batch_size: int = ranged(128, ge=1)
+    sim_batch_size: int = ranged(128, ge=1)
+    beta: float = ranged(0.01, ge=0)  # weight of the value regulariser, Eq. 6
     # --- the switches of Table 2
     adaptive_omega: bool = True  # False: uniform omega = 1/|B| ("-a")
     dynamics_ratio_weight: bool = True  # False: unweighted sim Bellman error ("-dr")
     value_regulariser: bool = True  # False: no Eq. 6 term at all ("-reg")
     # --- u(s, a), Sec. 4.4
-    n_next_state_samples: int = 10  # N
+    n_next_state_samples: int = ranged(10, ge=1)  # N
     # "dataset_cov": N(s', Sigma_D) with the dataset's full state covariance (the paper);
     # "dataset_std": its diagonal only; "padded_buffer_std": the authors' code, whose per-dimension
     # std is taken over a buffer that is 1/(1 + padded_buffer_ratio) data and the rest zeros.
     next_state_noise: Literal["dataset_cov", "dataset_std", "padded_buffer_std"] = "dataset_cov"
-    next_state_noise_scale: float = 1.0
-    padded_buffer_ratio: float = 10.0
-    u_clip: tuple[float, float] = (1e-45, 10.0)  # negative KL estimates get (almost) zero weight
+    next_state_noise_scale: float = ranged(1.0, ge=0)
+    padded_buffer_ratio: float = ranged(10.0, ge=0)
+    u_clip: tuple[float, float] = ranged((1e-45, 10.0), ge=0, ordered=True)  # negative KL estimates get (almost) zero weight
     # --- Eq. 6 and Eq. 8 as the authors implement them
     regulariser: Literal["log_sum_exp", "weighted_mean"] = "log_sum_exp"  # weighted_mean: Eq. 10
-    log_sum_exp_temperature: float = 1.0
-    regulariser_clip: tuple[float, float] = (-1000.0, 1000.0)
-    dynamics_ratio_clip: tuple[float, float] = (1e-5, 1.0)  # the authors only ever down-weight
-    bellman_scale: float = 1.0  # the paper's Eq. 8 has 1/2 on both terms; the authors' code has 1
+    log_sum_exp_temperature: float = ranged(1.0, gt=0)
+    regulariser_clip: tuple[float, float] = ranged((-1000.0, 1000.0), ordered=True)
+    dynamics_ratio_clip: tuple[float, float] = ranged((1e-5, 1.0), ge=0, ordered=True)  # the authors only ever down-weight
+    bellman_scale: float = ranged(1.0, gt=0)  # the paper's Eq. 8 has 1/2 on both terms; the authors' code has 1
 
 
 def weighted_log_sum_exp(q: torch.Tensor, omega: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
+from gapbench.algos.core.config import ranged
 from gapbench.algos.registry import register
 
 
 @dataclass
 class SACConfig(ActorCriticConfig):
-    batch_size: int = 256
+    batch_size: int = ranged(256, ge=1)
     backup_entropy: bool = True  # the authors' SAC baseline (H2Oplus sac.py) backs up the entropy
 
 

@@ -17,6 +17,7 @@ import torch
 
 from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.core.critic import TwinQ, soft_update
 from gapbench.algos.core.nets import frozen
 from gapbench.algos.core.policy import TanhGaussianPolicy
@@ -26,17 +27,17 @@ from gapbench.algos.core.policy import TanhGaussianPolicy
 class ActorCriticConfig:
     """Defaults are the authors' (SimpleSAC / H2O), see docs/fidelity.md."""
 
-    hidden: tuple[int, ...] = (256, 256)
-    discount: float = 0.99
-    policy_lr: float = 3e-4  # also the temperature's learning rate, as in the authors' code
-    qf_lr: float = 3e-4
-    soft_target_update_rate: float = 5e-3
-    target_update_period: int = 1
+    hidden: tuple[int, ...] = ranged((256, 256), ge=1)
+    discount: float = ranged(0.99, ge=0, le=1)
+    policy_lr: float = ranged(3e-4, gt=0)  # also the temperature's learning rate, as in the authors' code
+    qf_lr: float = ranged(3e-4, gt=0)
+    soft_target_update_rate: float = ranged(5e-3, gt=0, le=1)
+    target_update_period: int = ranged(1, ge=1)
     use_automatic_entropy_tuning: bool = True
-    alpha_multiplier: float = 1.0  # alpha = exp(log_alpha) * multiplier (or the multiplier if not tuned)
+    alpha_multiplier: float = ranged(1.0, ge=0)  # alpha = exp(log_alpha) * multiplier (or the multiplier if not tuned)
     target_entropy: float | None = None  # None: -|A|
     backup_entropy: bool = False  # subtract alpha * log pi(a'|s') inside the TD target
-    policy_log_std_multiplier: float = 1.0
+    policy_log_std_multiplier: float = ranged(1.0, gt=0)
     policy_log_std_offset: float = -1.0
 
 

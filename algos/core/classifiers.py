@@ -25,6 +25,7 @@ from torch import nn
 
 from gapbench.algos.core.agent import adam
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.config import ranged
 from gapbench.algos.core.nets import MLP
 from gapbench.algos.core.rng import PopulationRNG
 
@@ -35,10 +36,10 @@ REAL, SIM = 0, 1
 class ClassifierConfig:
     """Config fields of the methods that train the classifiers (DARC, DARC+, H2O)."""
 
-    classifier_lr: float = 3e-4
-    classifier_noise_std: float = 0.1  # Gaussian noise on every classifier input, training only
-    classifier_logit_bound: float = 2.0  # logits = bound * tanh(.), the authors' undocumented 2
-    classifier_batch_size: int = 256  # per domain, drawn apart from the Q batch
+    classifier_lr: float = ranged(3e-4, gt=0)
+    classifier_noise_std: float = ranged(0.1, ge=0)  # Gaussian noise on every classifier input, training only
+    classifier_logit_bound: float = ranged(2.0, gt=0)  # logits = bound * tanh(.), the authors' undocumented 2
+    classifier_batch_size: int = ranged(256, ge=1)  # per domain, drawn apart from the Q batch
 
 
 class DomainClassifiers(nn.Module):

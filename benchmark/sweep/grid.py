@@ -65,8 +65,8 @@ def check_names(methods, tasks, datasets, gaps) -> list[str]:
         except ValueError as err:
             raise UserError(str(err)) from None
     for dataset in datasets:
-        if dataset not in envs.GENERATED_KINDS:
-            raise UserError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(envs.GENERATED_KINDS)}")
+        if dataset not in envs.DATASET_KINDS:
+            raise UserError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(envs.DATASET_KINDS)}")
     canonical = []
     for gap in gaps:
         try:
@@ -94,6 +94,8 @@ def parse_with(tokens: list[str], methods: list[str]) -> tuple[dict[str, Any], d
     for key, value in _flatten(updates):
         scope, _, name = key.rpartition(".")
         if scope == "train" or (not scope and name in train_fields):
+            if name == "steps":  # the grid's budget, part of the cell's identity: one place sets it
+                raise UserError(f"--with {key}: the number of updates is set with --steps N")
             if name not in train_fields:
                 raise UserError(f"--with {key}: no training field {name!r}; valid: {', '.join(sorted(train_fields))}")
             train[name] = value
@@ -121,6 +123,21 @@ def parse_with(tokens: list[str], methods: list[str]) -> tuple[dict[str, Any], d
     except ValueError as err:
         raise UserError(f"--with: {err}") from None
     return train, {m: v for m, v in algo.items() if v}
+
+
+def check_grid(grid: Grid) -> None:
+    """The whole grid's configs against their declared ranges: the preset's values with the user's."""
+    try:
+        train_config({**grid.train, "steps": grid.steps})
+        for m in grid.methods:
+            get_method(m).config(grid.algo.get(m, {}))
+    except ValueError as err:
+        raise UserError(str(err).replace("training config: steps=", "--steps ", 1)) from None
+    if len(set(grid.seeds)) != len(grid.seeds):
+        twice = sorted({s for s in grid.seeds if grid.seeds.count(s) > 1})
+        raise UserError(f"--seeds lists seed {', '.join(map(str, twice))} more than once; each seed is one run")
+    if any(s < 0 for s in grid.seeds):
+        raise UserError(f"--seeds must be non-negative integers, got {', '.join(map(str, grid.seeds))}")
 
 
 def _flatten(updates: dict[str, Any], prefix: str = ""):

@@ -23,30 +23,30 @@ import torch
 
 from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
-from gapbench.algos.core.config import make_config
+from gapbench.algos.core.config import device_field, make_config, ranged
 from gapbench.benchmark.training.rollouts import Evaluator, SimCollector
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 1_000_000  # gradient updates (the paper: 1000 epochs x 1000)
-    sim_steps_per_epoch: int = 1000
-    updates_per_epoch: int = 1000
-    sim_buffer_size: int = 0  # 0: keep every sim step of the run, as the authors' 10N buffer does
-    eval_every: int = 10_000  # updates; the authors evaluate every 10 epochs
-    eval_episodes: int = 5
-    final_eval_episodes: int = 20
-    eval_seed: int = 1_000_000  # episode i of every evaluation starts from reset(seed=eval_seed + i)
-    log_every: int = 1000  # updates between logged training metrics (means over the window)
-    checkpoint_every: int = 50_000  # updates; written at the first epoch end after each multiple
-    device: str = "cpu"
-    torch_threads: int = 1  # CPU threads of the run's process: 1 per process, as many processes as cores, is fastest
+    steps: int = ranged(1_000_000, ge=1)  # gradient updates (the paper: 1000 epochs x 1000)
+    sim_steps_per_epoch: int = ranged(1000, ge=1)
+    updates_per_epoch: int = ranged(1000, ge=1)
+    sim_buffer_size: int = ranged(0, ge=0)  # 0: keep every sim step of the run, as the authors' 10N buffer does
+    eval_every: int = ranged(10_000, ge=1)  # updates; the authors evaluate every 10 epochs
+    eval_episodes: int = ranged(5, ge=1)
+    final_eval_episodes: int = ranged(20, ge=1)
+    eval_seed: int = ranged(1_000_000, ge=0)  # episode i of every evaluation starts from reset(seed=eval_seed + i)
+    log_every: int = ranged(1000, ge=1)  # updates between logged training metrics (means over the window)
+    checkpoint_every: int = ranged(50_000, ge=1)  # updates; written at the first epoch end after each multiple
+    device: str = device_field("cpu")
+    torch_threads: int = ranged(1, ge=1)  # CPU threads of the run's process: 1 per process, as many processes as cores, is fastest
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocasts the updates (opt-in)
     keep_timeout_transitions: bool = False  # True keeps time-limit rows of the real data, as the authors do
     # updates between the method's diagnostics on a sim batch, saved as artifacts (0: never); the
     # H2O family offers u(s,a), omega and Q, the data of the paper's Figure 3
-    diagnostics_every: int = 0
-    diagnostics_batch: int = 1024
+    diagnostics_every: int = ranged(0, ge=0)
+    diagnostics_batch: int = ranged(1024, ge=1)
 
 
 class Recorder(Protocol):
