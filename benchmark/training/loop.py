@@ -24,6 +24,7 @@ import torch
 from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
 from gapbench.algos.core.config import device_field, make_config, ranged
+from gapbench.benchmark.training.plain_state import from_plain, to_plain
 from gapbench.benchmark.training.rollouts import Evaluator, SimCollector
 
 
@@ -246,14 +247,15 @@ class Training:
         }
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_path.with_name(self.checkpoint_path.name + ".part")
-        torch.save(state, tmp)
+        torch.save(to_plain(state), tmp)
         os.replace(tmp, self.checkpoint_path)  # a kill mid-write leaves the previous checkpoint whole
         self.recorder.progress(step=self.step, steps=self.cfg.steps, checkpoint=True)
 
     def restore(self) -> bool:
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
             return False
-        state = torch.load(self.checkpoint_path, map_location=self.cfg.device, weights_only=False)
+        # weights_only: a checkpoint in a shared results folder must not be able to run code here
+        state = from_plain(torch.load(self.checkpoint_path, map_location=self.cfg.device, weights_only=True))
         self.agent.load_state_dict(state["agent"])
         if self.buffer is not None:
             self.buffer.load_state_dict(state["buffer"])
