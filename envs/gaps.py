@@ -545,4 +545,18 @@ def parse_gap(gap: Gap | str) -> Gap:
     parts = [p for p in parts if not isinstance(p, NoGap)]
     if not parts:
         return NoGap()
+    _reject_repeats(gap, parts)
     return parts[0] if len(parts) == 1 else Composite(tuple(parts))
+
+
+def _reject_repeats(text: str, parts: list[Gap]) -> None:
+    """One simulator is one cell: `gravity:2.0+gravity:3.0` would be `gravity:6.0` under another
+    name, so a kind given twice for the same target (a body, a joint group) is an error."""
+    seen: dict[tuple[str, str], Gap] = {}
+    for part in parts:
+        slot = (part.kind, getattr(part, "part", getattr(part, "body", "")))
+        if slot in seen:
+            target = f" for {slot[1]!r}" if slot[1] else ""
+            raise ValueError(f"bad gap {text!r}: {part.kind}{target} is given twice ({seen[slot]} and {part}); "
+                             "give each kind once, with the combined value")
+        seen[slot] = part
