@@ -171,8 +171,10 @@ def _out(args: argparse.Namespace, what: str) -> Path:
 
 
 def _require_scores(final, results: str) -> None:
+    from gapbench.analysis.store import redacted
+
     if final.empty:
-        raise AnalysisError(f"no COMPLETED runs in {results}; run `gapbench run` first (`gapbench status` "
+        raise AnalysisError(f"no COMPLETED runs in {redacted(str(results))}; run `gapbench run` first (`gapbench status` "
                             "lists what the store holds)")
 
 

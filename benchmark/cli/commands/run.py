@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from gapbench.benchmark.errors import UserError
+from gapbench.benchmark.sweep.mongo import MONGO_SCHEMES, redacted
 
 
 def add_grid_arguments(parser) -> None:
@@ -43,7 +44,8 @@ def register(sub) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes at a time (default: the number of cores)")
     parser.add_argument("--address", help="Ray cluster address HOST:PORT (default: start a local Ray)")
-    parser.add_argument("--mongo", help="also log to MongoDB, e.g. mongodb://HOST:PORT/DB")
+    parser.add_argument("--mongo", help="also log to MongoDB, e.g. mongodb://HOST:PORT/DB or mongodb+srv://...; "
+                        "a password in it is never shown nor passed on a command line")
     parser.add_argument("--population", type=int,
                         help="seeds trained together in one process (default: 1 on CPU, all of a cell's on GPU)")
     parser.set_defaults(handler=run)
@@ -60,7 +62,7 @@ def _csv(text: str | None, cast=str) -> tuple | None:
 
 def grids_from_args(args) -> list:
     """The preset's grids with any explicit axis replacing the preset's, or a grid from the axes."""
-    from gapbench.benchmark.sweep.grid import Grid, check_names, parse_with
+    from gapbench.benchmark.sweep.grid import Grid, check_grid, check_names, parse_with
     from gapbench.benchmark.sweep.presets import presets
 
     try:
@@ -88,18 +90,20 @@ def grids_from_args(args) -> list:
         gaps = check_names(grid.methods, grid.tasks, grid.datasets, grid.gaps)
         train, algo = parse_with(args.with_, list(grid.methods))
         merged_algo = {m: {**grid.algo.get(m, {}), **algo.get(m, {})} for m in grid.methods}
-        grids.append(dataclasses.replace(grid, gaps=tuple(gaps), train={**grid.train, **train},
-                                         algo={m: v for m, v in merged_algo.items() if v}))
-    if grids and grids[0].steps < 1:
-        raise UserError(f"--steps must be positive, got {grids[0].steps}")
+        grid = dataclasses.replace(grid, gaps=tuple(dict.fromkeys(gaps)), train={**grid.train, **train},
+                                   algo={m: v for m, v in merged_algo.items() if v})
+        check_grid(grid)
+        grids.append(grid)
     return grids
 
 
 def run(args) -> int:
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if args.mongo and not args.mongo.startswith("mongodb://"):
-        raise UserError(f"--mongo must be a mongodb:// URL, got {args.mongo!r}")
+    if args.population is not None and args.population < 1:
+        raise UserError(f"--population must be at least 1, got {args.population}")
+    if args.mongo and not args.mongo.startswith(MONGO_SCHEMES):
+        raise UserError(f"--mongo must be a mongodb:// or mongodb+srv:// URL, got {redacted(args.mongo)!r}")
     from gapbench.benchmark.sweep.runner import SweepOptions, run_sweep
 
     grids = grids_from_args(args)
