@@ -8,13 +8,14 @@ with a `StoreWarning` naming it, because one bad folder in a copied store must n
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from gapbench.analysis.errors import AnalysisError, StoreWarning
 
@@ -131,6 +132,7 @@ def _open_mongo(url: str) -> Store:
     except ImportError:
         raise AnalysisError("reading a MongoDB store needs pymongo: pip install 'gapbench[mongo]'") from None
     db_name = urlparse(url).path.lstrip("/") or SACRED_DEFAULT_DB  # where `gapbench run --mongo` writes too
+    shown = redacted(url)  # every message and the store's location: the password never leaves
     client = pymongo.MongoClient(url, serverSelectionTimeoutMS=10_000)
     try:
         db = client[db_name]
@@ -140,7 +142,7 @@ def _open_mongo(url: str) -> Store:
             metrics.setdefault(doc["run_id"], {})[doc["name"]] = {"steps": doc["steps"], "values": doc["values"]}
         records, file_ids = [], {}
         for doc in sorted(db.runs.find(), key=lambda d: sort_key(str(d["_id"]))):
-            where = f"{url} run {doc['_id']}"
+            where = f"{shown} run {doc['_id']}"
             artifacts = [a for a in doc.get("artifacts") or [] if isinstance(a, dict) and "name" in a]
             file_ids[str(doc["_id"])] = {a["name"]: a["file_id"] for a in artifacts}
             try:
@@ -148,15 +150,28 @@ def _open_mongo(url: str) -> Store:
                                        doc.get("info") or {}, doc, metrics.get(doc["_id"], {}),
                                        [a["name"] for a in artifacts], where))
             except _Broken as err:
-                warnings.warn(f"skipping run {doc['_id']} of {url}: {err}", StoreWarning, stacklevel=2)
+                warnings.warn(f"skipping run {doc['_id']} of {shown}: {err}", StoreWarning, stacklevel=2)
     except pymongo.errors.PyMongoError as err:
-        raise AnalysisError(f"cannot read MongoDB store {url}: {str(err).splitlines()[0]}") from None
+        message = str(err).splitlines()[0].replace(url, shown)
+        password = urlparse(url).password
+        raise AnalysisError(f"cannot read MongoDB store {shown}: "
+                            f"{message.replace(password, '***') if password else message}") from None
     fs = gridfs.GridFS(db)
 
     def read_artifact(record: RunRecord, name: str) -> bytes:
         return fs.get(file_ids[record.run_id][name]).read()
 
-    return Store(url, tuple(records), read_artifact)
+    return Store(shown, tuple(records), read_artifact)
+
+
+def redacted(url: str) -> str:
+    """The URL with any password replaced by *** (benchmark/sweep/mongo.py has the same for `run --mongo`)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}" if user else f"***@{hosts}"))
 
 
 # ---------------------------------------------------------------------------- shared checks
@@ -175,15 +190,22 @@ def _record(run_id: str, status: str, config: Any, info: dict, run: dict, metric
 
 
 def _check_result(result: Any, config: dict) -> None:
+    """What makes a COMPLETED run count: one finite final score per seed of its config, from as
+    many updates as its config asks. The runner counts by the same rule (benchmark/sweep/
+    completed.py `not_counted`, which this layer may not import); a test checks they agree."""
     if not isinstance(result, dict):
         raise _Broken("it is COMPLETED but has no result")
     seeds = result.get("seeds")
-    if not isinstance(seeds, list) or sorted(seeds) != sorted(config["seeds"]):
+    if not isinstance(seeds, list) or sorted(map(str, seeds)) != sorted(map(str, config["seeds"])):
         raise _Broken(f"its result covers seeds {seeds}, its config {config['seeds']}")
     for key in ("final_return", "final_normalized"):
         values = result.get(key)
         if not isinstance(values, list) or len(values) != len(seeds):
             raise _Broken(f"its result's {key} is not one number per seed")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            raise _Broken(f"its result's {key} is not finite: {values}")
+    if config.get("steps") is not None and result.get("steps") != config["steps"]:
+        raise _Broken(f"it made {result.get('steps')} updates of the {config['steps']} its config asks for")
 
 
 def _time(value: Any) -> datetime | None:

@@ -73,24 +73,41 @@ class LocalExecutor:
         env = {**os.environ, "GAPBENCH_PROGRESS_FD": str(write_fd), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         log_path = self.log_dir / f"{run_name(unit.payload['identity'], unit.seeds)}.log"
         with open(log_path, "a") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "gapbench.benchmark.sweep.worker", json.dumps(unit.payload)],
+            # The unit goes on stdin, not the command line, which every local user can read: it
+            # may hold the --mongo URL and its password.
+            proc = subprocess.Popen([sys.executable, "-m", "gapbench.benchmark.sweep.worker"],
                                     pass_fds=(write_fd,), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                    stdin=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
         os.close(write_fd)
+        try:
+            proc.stdin.write(json.dumps(unit.payload))
+            proc.stdin.close()
+        except BrokenPipeError:  # the worker died at once; its exit code says how
+            pass
         events.started(unit)
         outcome = None
-        with os.fdopen(read_fd) as channel:
+        with os.fdopen(read_fd, errors="replace") as channel:
             for line in channel:
-                message = json.loads(line)
-                if "progress" in message:
+                message = _message(line)
+                if isinstance(message.get("progress"), dict):
                     events.progress(unit, message["progress"])
-                elif "outcome" in message:
+                elif isinstance(message.get("outcome"), dict) and isinstance(message["outcome"].get("status"), str):
                     outcome = message["outcome"]
         code = proc.wait()
         if outcome is None:
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
             outcome = {"status": status.FAILED, "reason": f"worker process {how}; see {log_path}"}
         events.finished(unit, outcome)
+
+
+def _message(line: str) -> dict:
+    """One line of a worker's progress channel; anything that is not a JSON object is ignored
+    (a stray write to the inherited fd must not end the sweep)."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
 
 
 class RayExecutor:

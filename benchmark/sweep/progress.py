@@ -57,8 +57,10 @@ class SweepProgress:
             self._refresh()
 
     def progress(self, unit: Unit, fields: dict) -> None:
+        step, eval_return = fields.get("step", 0), fields.get("eval_return", 0.0)
+        if not isinstance(step, int) or not isinstance(eval_return, (int, float)):
+            return  # a malformed report from a worker: the next good one catches up
         with self.lock:
-            step = int(fields.get("step", 0))
             advance = step - self.steps_seen.get(id(unit), 0)
             self.steps_seen[id(unit)] = step
             if advance > 0:
@@ -85,7 +87,8 @@ class SweepProgress:
             if status == COMPLETED:
                 self.done += 1
                 scores = ", ".join(f"{r:.1f}" for r in outcome["result"]["final_return"])
-                self._say(f"done     {unit.label}: final return {scores} (run {outcome['run_id']})")
+                self._say(f"done     {unit.label}: final return {scores} (run {outcome['run_id']})"
+                          + (f"; {outcome['note']}" if outcome.get("note") else ""))
             elif status == SKIPPED:
                 self.skipped += 1
                 self._say(f"skipped  {unit.label}: {outcome['reason']}")

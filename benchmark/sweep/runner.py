@@ -18,7 +18,7 @@ from gapbench.benchmark.sweep.executors import Unit, make_executor
 from gapbench.benchmark.sweep.grid import Grid, expand
 from gapbench.benchmark.sweep.progress import SweepProgress
 from gapbench.benchmark.sweep.completed import completed_seeds, scan
-from gapbench.benchmark.sweep.worker import unit_running
+from gapbench.benchmark.sweep.worker import seed_running
 
 
 @dataclass(frozen=True)
@@ -40,35 +40,55 @@ class Plan:
     sources: list[generation.DatasetSource]
 
 
-def prepare_data(grids: list[Grid], say=print) -> dict[tuple, generation.DatasetSource]:
-    """Resolve (and if needed generate) every dataset the grids use, and validate each file."""
+def prepare_data(grids: list[Grid], say=print, generate: bool = True) -> dict[tuple, generation.DatasetSource]:
+    """Resolve (and if needed generate) every dataset the grids use, and validate each file.
+
+    With ``generate=False`` (read-only commands) a missing dataset is only reported: its source
+    still gives the cells their identities, which do not depend on the file's contents.
+    """
     found: dict[tuple, generation.DatasetSource] = {}
     for grid in grids:
         for cell in expand(grid):
             if cell.dataset is None or (cell.task, cell.dataset, cell.recipe) in found:
                 continue
             source = generation.resolve(cell.task, cell.dataset, cell.recipe)
+            found[(cell.task, cell.dataset, cell.recipe)] = source
+            if not generate and not source.path.is_file():
+                say(f"dataset {cell.task} {cell.dataset} ({cell.recipe.tag}) is not generated yet: `gapbench run` "
+                    f"with these options makes it (SAC for {cell.recipe.budget} updates)")
+                continue
             if source.origin == "generated" and not source.path.is_file():
                 say(f"dataset {cell.task} {cell.dataset}: no D4RL file in {envs.d4rl_dir()}, generating "
                     f"with D4RL's recipe ({cell.recipe.tag}); this trains SAC for {cell.recipe.budget} updates")
                 generation.ensure(source, progress=generation_progress(cell.task, cell.recipe.budget))
+            if source.origin == "operator" and not source.path.is_file():
+                say(f"dataset {cell.task} {cell.dataset}: recording the scripted operator's {cell.recipe.size} "
+                    "transitions in the real env")
+                generation.ensure(source)
             envs.check_d4rl(source.path, cell.task)  # a corrupt file fails here, naming itself
             say(f"dataset {source.describe()}")
-            found[(cell.task, cell.dataset, cell.recipe)] = source
     return found
 
 
 def generation_progress(task: str, budget: int):
-    """A progress callback for dataset generation: a bar on a terminal, nothing elsewhere."""
+    """A progress callback for dataset generation: a bar on a terminal; elsewhere (a log file) one
+    line per new evaluation. Both show the deterministic evaluation return and the stochastic
+    policy's, which is what the data will score."""
     from tqdm import tqdm
 
-    bar = tqdm(total=budget, desc=f"generating {task} data", unit="upd", disable=not sys.stderr.isatty())
+    interactive = sys.stderr.isatty()
+    bar = tqdm(total=budget, desc=f"generating {task} data", unit="upd", disable=not interactive)
+    shown: list[tuple] = []
 
-    def update(step, total, last_return):
+    def update(step, total, eval_return, data_return):
+        returns = ", ".join(f"{name} return {value:.0f}" for name, value in
+                            (("eval", eval_return), ("data", data_return)) if value is not None)
         bar.n = step
-        if last_return is not None:
-            bar.set_postfix_str(f"eval return {last_return:.0f}", refresh=False)
+        bar.set_postfix_str(returns, refresh=False)
         bar.refresh()
+        if not interactive and returns and shown[-1:] != [(eval_return, data_return)]:
+            shown[:] = [(eval_return, data_return)]
+            print(f"generating {task} data: update {step}/{total}, {returns}", file=sys.stderr, flush=True)
         if step >= total:
             bar.close()
     return update
@@ -90,12 +110,13 @@ def plan(grids: list[Grid], options: SweepOptions, sources: dict[tuple, generati
             missing = [s for s in grid.seeds if s not in done.get(key, set())]
             finished += len(grid.seeds) - len(missing)
             device = config["train"]["device"]
+            busy = [s for s in missing if seed_running(options.results, key, s)]
+            if busy:
+                elsewhere.append(f"{cell.label} seed{'s' if len(busy) > 1 else ''} {','.join(map(str, busy))}")
+            missing = [s for s in missing if s not in busy]
             k = options.population or (len(missing) if device.startswith("cuda") else 1)
             for i in range(0, len(missing), max(1, k)):
                 seeds = missing[i : i + max(1, k)]
-                if unit_running(options.results, key, seeds):
-                    elsewhere.append(f"{cell.label} seeds {seeds}")
-                    continue
                 payload = {"config": _sacred_updates(cell, seeds), "identity": key,
                            "results": str(Path(options.results).resolve()), "mongo": options.mongo}
                 label = f"{cell.label} seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
@@ -113,6 +134,8 @@ def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:
     for grid in grids:
         for name in grid.methods:
             get_method(name)  # names were checked by the CLI; a library caller gets the same error
+    if options.population is not None and options.population < 1:
+        raise UserError(f"population must be at least 1, got {options.population}")
     if options.executor not in ("local", "ray", "sequential"):
         raise UserError(f"unknown executor {options.executor!r}; valid executors: local, ray, sequential")
     sources = prepare_data(grids, say)

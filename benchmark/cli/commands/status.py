@@ -22,13 +22,11 @@ def status(args) -> int:
     from gapbench.benchmark.sweep.grid import expand
     from gapbench.benchmark.sweep.runner import prepare_data
     from gapbench.benchmark.sweep.completed import scan
-    from gapbench.benchmark.sweep.worker import unit_running
+    from gapbench.benchmark.sweep.worker import seed_running
 
     runs = scan(Path(args.results))
     if args.preset is None and args.methods is None:
-        # A RUNNING run whose process is gone (killed, machine rebooted) will never finish itself.
-        counts = Counter(r.status if r.status != RUNNING or unit_running(args.results, r.identity, list(r.seeds))
-                         else "RUNNING but its process is gone" for r in runs)
+        counts = Counter(_state(r, args.results, seed_running) for r in runs)
         print(f"{Path(args.results) / 'runs'}: {len(runs)} runs: "
               + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
         for run in runs:
@@ -36,7 +34,7 @@ def status(args) -> int:
                 print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: {run.failure}")
         return 0
     grids = grids_from_args(args)
-    sources = prepare_data(grids, say=lambda text: None)
+    sources = prepare_data(grids, say=print, generate=False)  # read-only: never trains
     by_identity: dict[str, list] = {}
     for run in runs:
         by_identity.setdefault(run.identity, []).append(run)
@@ -48,10 +46,10 @@ def status(args) -> int:
             cell_runs = by_identity.get(key, [])
             for seed in grid.seeds:
                 mine = [r for r in cell_runs if seed in r.seeds]
-                if any(r.status == COMPLETED for r in mine):
+                if any(r.counted for r in mine):
                     totals["completed"] += 1
                     continue
-                if unit_running(args.results, key, [seed]):
+                if seed_running(args.results, key, seed):
                     state = "running"
                 elif any(r.status in ENDED_BADLY for r in mine):
                     state = "failed"
@@ -62,3 +60,13 @@ def status(args) -> int:
                 print(f"{state:8s} {cell.label} seed {seed}" + (f"  ({'; '.join(reasons)})" if reasons else ""))
     print(", ".join(f"{totals[k]} {k}" for k in ("completed", "running", "failed", "missing")))
     return 0
+
+
+def _state(run, results, seed_running) -> str:
+    """A run's status as the store tells it, corrected where the store cannot know better."""
+    if run.status == COMPLETED and not run.counted:
+        return "COMPLETED but not counted"
+    # A RUNNING run whose process is gone (killed, machine rebooted) will never finish itself.
+    if run.status == RUNNING and not any(seed_running(results, run.identity, s) for s in run.seeds):
+        return "RUNNING but its process is gone"
+    return run.status
