@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from gapbench import envs
 from gapbench.envs.d4rl_file import read_d4rl_arrays
 
@@ -48,13 +50,19 @@ def run_make(args) -> int:
         raise UserError("--size and --budget must be positive")
     recipe = generation.Recipe(size=args.size, budget=args.budget, seed=args.seed)
     path = envs.generated_path(task, args.kind, recipe.tag)
-    if path.is_file() and not args.force:
-        print(f"already generated: {path} (use --force to make it again)")
-    else:
-        print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag})")
-        paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget))
-        for kind, p in paths.items():
-            print(f"  {kind:14s} {p}")
+    with ExitStack() as locks:
+        # The locks `generation.ensure` takes for each of the four files one generation writes, in
+        # one order: a sweep generating this recipe now is waited for, never written over.
+        for kind in sorted(envs.GENERATED_KINDS):
+            target = envs.generated_path(task, kind, recipe.tag)
+            locks.enter_context(generation._file_lock(target.with_name(target.name + ".lock")))
+        if path.is_file() and not args.force:
+            print(f"already generated: {path} (use --force to make it again)")
+        else:
+            print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag})")
+            paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget))
+            for kind, p in paths.items():
+                print(f"  {kind:14s} {p}")
     summary = envs.check_d4rl(path, task)
     meta = summary.metadata
     print(f"{args.kind}: {summary.transitions} transitions, {summary.episodes} episodes, behaviour return "
