@@ -34,7 +34,7 @@ class BCConfig:
     policy_lr: float = ranged(3e-4, gt=0)
     batch_size: int = ranged(256, ge=1)  # real transitions per update
     policy_log_std_multiplier: float = ranged(1.0, gt=0)  # the authors' initial values of the learnable scalars
-    policy_log_std_offset: float = -1.0
+    policy_log_std_offset: float = ranged(-1.0)
     # Dataset actions are clipped to +-(1 - action_eps) before atanh: D4RL actions can sit on the
     # bound, where the tanh-Gaussian density is infinite and the loss would not be finite.
     action_eps: float = ranged(1e-6, gt=0, lt=1)

@@ -35,10 +35,10 @@ class ActorCriticConfig:
     target_update_period: int = ranged(1, ge=1)
     use_automatic_entropy_tuning: bool = True
     alpha_multiplier: float = ranged(1.0, ge=0)  # alpha = exp(log_alpha) * multiplier (or the multiplier if not tuned)
-    target_entropy: float | None = None  # None: -|A|
+    target_entropy: float | None = ranged(None)  # None: -|A|
     backup_entropy: bool = False  # subtract alpha * log pi(a'|s') inside the TD target
     policy_log_std_multiplier: float = ranged(1.0, gt=0)
-    policy_log_std_offset: float = -1.0
+    policy_log_std_offset: float = ranged(-1.0)
 
 
 class ActorCritic(Agent):
