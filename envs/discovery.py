@@ -9,6 +9,9 @@ from pathlib import Path
 D4RL_KINDS = ("medium", "medium-replay", "medium-expert")
 # What gapbench can generate with D4RL's recipe; "expert" is the second half of medium-expert.
 GENERATED_KINDS = ("medium", "medium-replay", "expert", "medium-expert")
+# The wheel-legged robot's "human-controlled transitions": the scripted operator in the real robot.
+OPERATOR_KINDS = ("human",)
+DATASET_KINDS = GENERATED_KINDS + OPERATOR_KINDS
 
 
 def d4rl_dir() -> Path:

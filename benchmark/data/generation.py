@@ -21,6 +21,7 @@ import torch
 
 from gapbench import envs
 from gapbench.algos import get_method
+from gapbench.benchmark.data import operator
 from gapbench.envs import Transitions
 
 GENERATOR_VERSION = 1
@@ -49,6 +50,8 @@ class DatasetSource:
     def describe(self) -> str:
         if self.origin == "d4rl":
             return f"{self.task} {self.kind}: D4RL file {self.path}"
+        if self.origin == "operator":
+            return f"{self.task} {self.kind}: the scripted operator's {self.recipe.size} transitions at {self.path}"
         return f"{self.task} {self.kind}: generated with D4RL's recipe ({self.recipe.tag}) at {self.path}"
 
     def config(self) -> dict[str, Any]:
@@ -62,14 +65,18 @@ def resolve(task: str, kind: str, recipe: Recipe) -> DatasetSource:
     d4rl = envs.d4rl_path(task, kind)
     if d4rl.is_file():
         return DatasetSource(task, kind, d4rl, "d4rl", None)
+    if kind == operator.KIND:
+        return DatasetSource(task, kind, operator.path(task, recipe), "operator", recipe)
     return DatasetSource(task, kind, envs.generated_path(task, kind, recipe.tag), "generated", recipe)
 
 
 def ensure(source: DatasetSource, progress=None) -> DatasetSource:
     """Generate a missing generated dataset (once, even with several processes asking)."""
-    if source.origin == "generated" and not source.path.is_file():
+    if source.origin in ("generated", "operator") and not source.path.is_file():
         with _file_lock(source.path.with_name(source.path.name + ".lock")):
-            if not source.path.is_file():
+            if not source.path.is_file() and source.origin == "operator":
+                operator.generate(source.task, source.recipe, source.path)
+            elif not source.path.is_file():
                 generate(source.task, source.recipe, progress=progress)
     return source
 
