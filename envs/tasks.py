@@ -12,6 +12,7 @@ from typing import Any
 # Importing the robot registers its Gymnasium ids, which `make_real` builds by name.
 from .wheel_legged import GYM_IDS as WHEEL_LEGGED_GYM_IDS
 from .wheel_legged import MAX_EPISODE_STEPS as WHEEL_LEGGED_EPISODE_STEPS
+from .wheel_legged import TASKS as WHEEL_LEGGED_TASKS
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class TaskSpec:
     x_velocity_obs_index: int  # where the torso's forward velocity sits in the observation
     max_episode_steps: int = 1000
     make_kwargs: dict[str, Any] = field(default_factory=dict)
+    # For the episode traces of the final evaluation (the paper's Figure 2(c)-(d)): where the body's
+    # tilt sits in the observation, and the forward velocity the task asks for (None: not that kind of task).
+    tilt_obs_index: int | None = None
+    target_velocity: float | None = None
 
     def normalized_score(self, ret: float) -> float:
         """D4RL's normalised score, on the 0-100 scale the papers report."""
@@ -68,6 +73,8 @@ register_task(
 # at index 3. Reference returns: a uniformly random policy and the noiseless LQR on the real robot,
 # 100 episodes each (envs/wheel_legged_operator.py, `reference_returns`).
 register_task(TaskSpec("wheel-legged-stand", WHEEL_LEGGED_GYM_IDS["stand"], 4, 2, 9.174945, 952.553476, 3,
-                       WHEEL_LEGGED_EPISODE_STEPS))
+                       WHEEL_LEGGED_EPISODE_STEPS, tilt_obs_index=0,
+                       target_velocity=WHEEL_LEGGED_TASKS["stand"].target_velocity))
 register_task(TaskSpec("wheel-legged-move", WHEEL_LEGGED_GYM_IDS["move"], 4, 2, 6.667227, 926.071155, 3,
-                       WHEEL_LEGGED_EPISODE_STEPS))
+                       WHEEL_LEGGED_EPISODE_STEPS, tilt_obs_index=0,
+                       target_velocity=WHEEL_LEGGED_TASKS["move"].target_velocity))

@@ -25,7 +25,7 @@ from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
 from gapbench.algos.core.config import device_field, make_config, ranged
 from gapbench.benchmark.training.plain_state import from_plain, to_plain
-from gapbench.benchmark.training.rollouts import Evaluator, SimCollector
+from gapbench.benchmark.training.rollouts import Evaluation, Evaluator, SimCollector
 
 
 @dataclass
@@ -48,6 +48,14 @@ class TrainConfig:
     # H2O family offers u(s,a), omega and Q, the data of the paper's Figure 3
     diagnostics_every: int = ranged(0, ge=0)
     diagnostics_batch: int = ranged(1024, ge=1)
+    # The simulator in which the final policy is also evaluated ("": none), e.g. "wheel_legged_sim":
+    # a high return there promises nothing in the real env, and the sim-vs-real plot shows it.
+    # Set for every method of a grid, so CQL(real), which never sees a simulator, is measured too.
+    sim_eval_gap: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sim_eval_gap:
+            envs.parse_gap(self.sim_eval_gap)  # a bad gap fails when the config is made, before any run
 
 
 class Recorder(Protocol):
@@ -216,16 +224,37 @@ class Training:
         return self.final_evaluation()
 
     def final_evaluation(self) -> dict[str, Any]:
+        """The final scores; the first real episode of each seed step by step (artifact
+        final_episode.npz); and with `sim_eval_gap`, the same episodes' returns in that simulator."""
         cfg = self.cfg
-        final = Evaluator(self.task.name, len(self.seeds), cfg.final_eval_episodes, cfg.eval_seed + 100_000,
-                          cfg.device).returns(self.agent)
-        returns = final.mean(axis=1)
+        seed = cfg.eval_seed + 100_000
+        final = Evaluator(self.task.name, len(self.seeds), cfg.final_eval_episodes, seed, cfg.device).run(self.agent)
+        returns = final.returns.mean(axis=1)
         normalized = [self.task.normalized_score(r) for r in returns]
         self.log_per_seed("final/return", returns)
         self.log_per_seed("final/normalized", normalized)
-        return {"seeds": self.seeds, "final_return": [float(r) for r in returns],
-                "final_normalized": [float(n) for n in normalized], "final_episodes": cfg.final_eval_episodes,
-                "steps": self.step}
+        self._write_artifact("final_episode.npz", self.episode_arrays(final))
+        result = {"seeds": self.seeds, "final_return": [float(r) for r in returns],
+                  "final_normalized": [float(n) for n in normalized], "final_episodes": cfg.final_eval_episodes,
+                  "steps": self.step}
+        if cfg.sim_eval_gap:
+            gap = envs.parse_gap(cfg.sim_eval_gap)
+            sim = Evaluator(self.task.name, len(self.seeds), cfg.final_eval_episodes, seed, cfg.device, gap)
+            sim_returns = sim.returns(self.agent).mean(axis=1)
+            self.log_per_seed("final/sim_return", sim_returns)
+            result.update(final_sim_return=[float(r) for r in sim_returns], sim_eval_gap=str(gap))
+        return result
+
+    def episode_arrays(self, evaluation: Evaluation) -> dict[str, np.ndarray]:
+        """One real episode per seed, with what a plot needs to read it: the control interval, and
+        where tilt and forward velocity sit in the observation (-1: the task has no tilt)."""
+        spec = self.task
+        return {"observations": evaluation.observations, "actions": evaluation.actions,
+                "lengths": evaluation.lengths, "seeds": np.array(self.seeds),
+                "dt": np.array(envs.make_real(spec.name).unwrapped.dt),
+                "tilt_index": np.array(-1 if spec.tilt_obs_index is None else spec.tilt_obs_index),
+                "x_velocity_index": np.array(spec.x_velocity_obs_index),
+                "target_velocity": np.array(np.nan if spec.target_velocity is None else spec.target_velocity)}
 
     # ------------------------------------------------------------------ checkpoints
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,30 +53,56 @@ class SimCollector:
         self.rng.set_state(state["rng"])
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Undiscounted returns [K, episodes], and each member's first episode step by step: its
+    observations [K, T + 1, obs_dim] and actions [K, T, act_dim], NaN after an episode that fell."""
+
+    returns: np.ndarray
+    observations: np.ndarray
+    actions: np.ndarray
+    lengths: np.ndarray  # [K] steps of each member's first episode
+
+
 class Evaluator:
-    """Deterministic episodes in the real env with fixed seeds, the same for every member and call.
+    """Deterministic episodes in the real env with fixed seeds, the same for every member and call;
+    given a gap, in that simulator instead (the same initial states: both reset from the same seeds).
 
     All members' episodes run side by side, so each env step is one batched policy call.
     """
 
-    def __init__(self, task: str, members: int, episodes: int, base_seed: int, device: str):
+    def __init__(self, task: str, members: int, episodes: int, base_seed: int, device: str,
+                 gap: Gap | None = None):
         self.task, self.base_seed, self.device = envs.get_task(task), base_seed, device
-        self.envs = [[envs.make_real(task) for _ in range(episodes)] for _ in range(members)]
+        make = (lambda: envs.make_real(task)) if gap is None else (lambda: envs.make_sim(task, gap))
+        self.envs = [[make() for _ in range(episodes)] for _ in range(members)]
 
-    @torch.no_grad()
     def returns(self, agent: Agent) -> np.ndarray:
         """Undiscounted returns [K, episodes]."""
+        return self.run(agent).returns
+
+    @torch.no_grad()
+    def run(self, agent: Agent) -> Evaluation:
         k, e = len(self.envs), len(self.envs[0])
+        horizon = self.task.max_episode_steps
+        observations = np.full((k, horizon + 1, self.task.obs_dim), np.nan, np.float32)
+        actions = np.full((k, horizon, self.task.act_dim), np.nan, np.float32)
+        lengths = np.zeros(k, np.int64)
         obs = np.stack([[env.reset(seed=self.base_seed + i)[0] for i, env in enumerate(row)] for row in self.envs])
+        observations[:, 0] = obs[:, 0]
         totals = np.zeros((k, e))
         running = np.ones((k, e), bool)
         while running.any():
-            actions = agent.act(torch.as_tensor(obs, device=self.device), deterministic=True).float().cpu().numpy()
+            acts = agent.act(torch.as_tensor(obs, device=self.device), deterministic=True).float().cpu().numpy()
             for i in range(k):
                 for j in range(e):
                     if not running[i, j]:
                         continue
-                    obs[i, j], reward, terminated, truncated, _ = self.envs[i][j].step(actions[i, j])
+                    obs[i, j], reward, terminated, truncated, _ = self.envs[i][j].step(acts[i, j])
                     totals[i, j] += reward
                     running[i, j] = not (terminated or truncated)
-        return totals
+                    if j == 0 and lengths[i] < horizon:
+                        actions[i, lengths[i]] = acts[i, 0]
+                        lengths[i] += 1
+                        observations[i, lengths[i]] = obs[i, 0]
+        return Evaluation(totals, observations, actions, lengths)
