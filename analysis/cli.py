@@ -28,13 +28,16 @@ def register(sub) -> None:
     tables.add_argument("--format", default="md,tex,csv", help="comma-separated: md, tex, csv (default: all)")
     tables.add_argument("--metric", default="return", choices=["return", "normalized"],
                         help="the final real-env return as in the paper (default), or the D4RL-normalised score")
+    tables.add_argument("--ci", action="store_true",
+                        help="Table 1's cells also show the 95%% bootstrap confidence interval of the mean over seeds")
     tables.add_argument("--expect-seeds", type=int, metavar="N",
                         help="seeds a cell should have; fewer are marked † (default: the most any cell has)")
     tables.set_defaults(handler=_reporting(tables_command))
 
     plots = sub.add_parser("plots", help="draw learning curves, ablation bars, Figure 3 and aggregate statistics",
                            description="Draw, as PNG and PDF: learning curves per dataset x gap, Table 2 as bars, "
-                           "the paper's Figure 3 from H2O's u(s,a)/Q snapshots, and rliable's aggregate statistics "
+                           "the paper's Figure 3 from H2O's u(s,a)/Q snapshots, one real episode per method (Figure 2(c)-(d), tasks "
+                           "with a tilt), final sim vs real returns (runs with train.sim_eval_gap), and rliable's aggregate statistics "
                            "(IQM, mean, median, optimality gap, performance profile, probability of improvement; "
                            "needs the `stats` extra), whose numbers are also written as aggregate.md and .csv.")
     _store_arguments(plots, "plots")
@@ -54,7 +57,7 @@ def tables_command(args: argparse.Namespace) -> int:
     _require_scores(final, args.results)
     out = _out(args, "tables")
     written = []
-    built = [table1(final, args.metric, args.expect_seeds),
+    built = [table1(final, args.metric, args.expect_seeds, args.ci),
              table2(final, args.metric, args.expect_seeds, args.table2_task, args.table2_dataset, args.table2_gap)]
     for table in built:
         if table is not None:
@@ -83,11 +86,13 @@ def plots_command(args: argparse.Namespace) -> int:
         save,
         style,
     )
+    from gapbench.analysis.episodes import load_episodes
     from gapbench.analysis.runs import final_scores, load_runs
     from gapbench.analysis.snapshots import load_snapshots
     from gapbench.analysis.stats import aggregate, aggregate_figure, improvement_figure, profile_figure, write_numbers
     from gapbench.analysis.store import open_store
     from gapbench.analysis.tables import ablation_task
+    from gapbench.analysis.transfer_plots import episode_figure, sim_vs_real_figure
 
     if args.reps < 1:
         raise AnalysisError(f"--reps must be positive, got {args.reps}")
@@ -113,6 +118,11 @@ def plots_command(args: argparse.Namespace) -> int:
             written += save(figure3_figure(snapshots, cell), out, figure3_stem(cell))
         if snapshots.empty:
             _note("no Figure 3: no COMPLETED run saved u(s,a) snapshots (gapbench run --preset paper-figure3)")
+        episodes = load_episodes(store, frame)
+        for task in sorted(episodes["task"].unique()):
+            written += save(episode_figure(episodes, colors, task), out, f"episode_{task}")
+        for task in sorted(final.loc[final["sim_return"].notna(), "task"].unique()):
+            written += save(sim_vs_real_figure(final, colors, task), out, f"sim_vs_real_{task}")
         try:
             result = aggregate(final, args.reps)
         except AnalysisError as err:

@@ -48,7 +48,8 @@ def markdown(table: Table) -> str:
     width = len(table.row_header)
     body = [[label] + [""] * (width - 1) + list(values) for label, values in table.text_rows]
     for row, cells, bold in zip(blank_repeats(table.rows), table.cells, table.bold()):
-        body.append(list(row) + [_md_cell(c, digits, b, table.expected_seeds) for c, b in zip(cells, bold)])
+        body.append(list(row) + [_md_cell(c, digits, b, table.expected_seeds, table.show_ci)
+                                 for c, b in zip(cells, bold)])
     grid = tabulate(body, headers=[*table.row_header, *table.labels], tablefmt="github", disable_numparse=True)
     return f"**{table.title}**\n\n{grid}\n\n" + "".join(f"- {note}\n" for note in table.footnotes())
 
@@ -70,7 +71,7 @@ def latex(table: Table) -> str:
     for i, (row, cells, bold) in enumerate(zip(shown, table.cells, table.bold())):
         if i and row[0]:
             lines.append(r"\midrule")
-        lines.append(" & ".join([tex(x) for x in row] + [_tex_cell(c, digits, b, table.expected_seeds)
+        lines.append(" & ".join([tex(x) for x in row] + [_tex_cell(c, digits, b, table.expected_seeds, table.show_ci)
                                                           for c, b in zip(cells, bold)]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", "", r"\smallskip", r"\footnotesize",
               " \\\\\n".join(tex(note) for note in table.footnotes()), r"\end{table}", ""]
@@ -102,22 +103,25 @@ def tex(text: str) -> str:
     return "".join(TEX_SYMBOLS.get(ch, ch) for ch in escaped)
 
 
-def _number(cell: Cell, digits: int, pm: str) -> str:
+def _number(cell: Cell, digits: int, pm: str, ci: bool) -> str:
     text = f"{cell.mean:.{digits}f}"
-    return text if math.isnan(cell.std) else f"{text}{pm}{cell.std:.{digits}f}"
+    if math.isnan(cell.std):
+        return text
+    text = f"{text}{pm}{cell.std:.{digits}f}"
+    return text + (" [{:.{d}f}, {:.{d}f}]".format(*cell.ci95(), d=digits) if ci else "")
 
 
-def _md_cell(cell: Cell, digits: int, bold: bool, expected: int) -> str:
+def _md_cell(cell: Cell, digits: int, bold: bool, expected: int, ci: bool) -> str:
     if cell.n == 0:
         return MISSING
-    text = _number(cell, digits, " ± ")
+    text = _number(cell, digits, " ± ", ci)
     text = f"**{text}**" if bold else text
     return text + (DAGGER if cell.n < expected else "")
 
 
-def _tex_cell(cell: Cell, digits: int, bold: bool, expected: int) -> str:
+def _tex_cell(cell: Cell, digits: int, bold: bool, expected: int, ci: bool) -> str:
     if cell.n == 0:
         return "--"
-    text = _number(cell, digits, r" \pm ")
+    text = _number(cell, digits, r" \pm ", ci)
     text = rf"$\mathbf{{{text}}}$" if bold else f"${text}$"
     return text + (r"$^\dagger$" if cell.n < expected else "")

@@ -30,8 +30,9 @@ from gapbench.analysis.store import COMPLETED, RUNNING, RunRecord, Store, open_s
 EVAL_METRIC = re.compile(r"^eval/(return|normalized)/seed(\d+)$")
 
 # Leading columns of `load_runs`; the flattened config follows as `config.<key>` columns.
+# "sim_return" is the final policy's return in the simulator, for runs that measured it (train.sim_eval_gap).
 COLUMNS = ["run_id", "status", "counted", "method", "label", "role", "task", "dataset", "gap", "seed", "phase",
-           "step", "return", "normalized", "start_time", "identity"]
+           "step", "return", "normalized", "sim_return", "start_time", "identity"]
 CELL = ["method", "task", "dataset", "gap"]  # a cell's columns; None (NaN) in an axis the method ignores
 
 
@@ -55,10 +56,12 @@ def load_runs(source: str | Path | Store) -> pd.DataFrame:
                              **curve[step]})
             if record.result is not None:
                 i = record.result["seeds"].index(seed)
+                sim = record.result.get("final_sim_return")
                 rows.append({**base, "counted": is_counted, "seed": seed, "phase": "final",
                              "step": record.result.get("steps", record.config.get("steps")),
                              "return": float(record.result["final_return"][i]),
-                             "normalized": float(record.result["final_normalized"][i])})
+                             "normalized": float(record.result["final_normalized"][i]),
+                             "sim_return": float(sim[i]) if sim is not None else float("nan")})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["start_time"] = pd.to_datetime(frame["start_time"])
     if not store.records:

@@ -30,6 +30,8 @@ from gapbench.analysis.runs import CELL, in_row
 METRIC_NAMES = {"return": "return", "normalized": "normalised score (D4RL scale, 0-100)"}
 YES, NO, NONE = "✓", "✗", "-"
 SWITCH_ROWS = ("Adaptive ω", "Uniform ω", "Modified Ẽ(Q, B̂πQ̂)")
+CI_RESAMPLES = 10_000  # bootstrap resamples of a cell's seeds for its 95% confidence interval
+CI_SEED = 0  # seeded, so a rerun prints the same interval
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,14 @@ class Cell:
         """The sample standard deviation (n - 1); undefined (NaN) for a single seed."""
         return float(np.std(self.scores, ddof=1)) if self.n > 1 else math.nan
 
+    def ci95(self) -> tuple[float, float]:
+        """The 95% percentile-bootstrap confidence interval of the mean over seeds; NaN for one seed."""
+        if self.n < 2:
+            return math.nan, math.nan
+        means = np.random.default_rng(CI_SEED).choice(np.asarray(self.scores), (CI_RESAMPLES, self.n)).mean(axis=1)
+        low, high = np.percentile(means, [2.5, 97.5])
+        return float(low), float(high)
+
 
 @dataclass(frozen=True)
 class Table:
@@ -68,6 +78,7 @@ class Table:
     expected_seeds: int
     text_rows: tuple[tuple[str, tuple[str, ...]], ...] = ()  # rows of text above the scores (Table 2's switches)
     notes: tuple[str, ...] = ()  # footnotes that are not about cells
+    show_ci: bool = False  # each cell also shows its 95% bootstrap confidence interval [low, high]
 
     @property
     def title(self) -> str:
@@ -83,6 +94,9 @@ class Table:
                   "real environment; one seed shows no std."),
                  ("Bold: the best mean in the row and every mean within one std of it, that is at least the best "
                   "mean minus the best method's std (the paper does not apply its bolding consistently).")]
+        if self.show_ci:
+            notes.append(f"[low, high]: the 95% confidence interval of the mean, percentile bootstrap over seeds "
+                         f"({CI_RESAMPLES:,} resamples).")
         missing, short = [], []
         for row, cells in zip(self.rows, self.cells):
             for label, cell in zip(self.labels, cells):
@@ -107,7 +121,8 @@ class Table:
             for c, (method, label, cell) in enumerate(zip(self.methods, self.labels, cells)):
                 switch_values = {name: values[c] for name, values in self.text_rows}
                 records.append({**dict(zip(self.row_header, row)), **switch_values, "method": method, "label": label,
-                                "metric": self.metric, "mean": cell.mean, "std": cell.std, "n_seeds": cell.n,
+                                "metric": self.metric, "mean": cell.mean, "std": cell.std,
+                                "ci_low": cell.ci95()[0], "ci_high": cell.ci95()[1], "n_seeds": cell.n,
                                 "expected_seeds": self.expected_seeds, "bold": bold[r][c],
                                 "seeds": " ".join(str(s) for s in cell.seeds),
                                 "scores": " ".join(repr(x) for x in cell.scores)})
@@ -136,10 +151,11 @@ def bold_rule(means: pd.Series, stds: pd.Series) -> pd.Series:
 # ---------------------------------------------------------------------------- Table 1
 
 
-def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | None = None) -> Table | None:
+def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | None = None,
+           ci: bool = False) -> Table | None:
     """Rows dataset x gap (x task if several), columns SAC(sim), CQL(real), DARC, DARC+, H2O and any
-    other non-ablation method; a method that ignores an axis fills every row of the axis it uses.
-    None when the store holds none of these methods."""
+    other non-ablation method; a method that ignores an axis fills every row of the axis it uses;
+    `ci` adds each cell's 95% bootstrap confidence interval. None when the store holds none of these methods."""
     _check_metric(metric)
     methods = methods_table(final)
     names = table1_methods(methods)
@@ -153,7 +169,8 @@ def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
             for t, d, g in keys]
     caption = f"Final {METRIC_NAMES[metric]} on {', '.join(tasks)} with a dynamics gap"
     return Table("table1", caption, header, tuple(names), tuple(methods.loc[m, "label"] for m in names),
-                 tuple(rows), cells, metric, expected_seeds or max_seeds(final), notes=_ignored_axes(final, names))
+                 tuple(rows), cells, metric, expected_seeds or max_seeds(final), notes=_ignored_axes(final, names),
+                 show_ci=ci)
 
 
 def row_keys(frame: pd.DataFrame, names: list[str]) -> list[tuple[str, str | None, str | None]]:
