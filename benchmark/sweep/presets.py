@@ -24,8 +24,10 @@ FIGURE3_GAP = "velocity_offset:0.1"
 MS_PER_UPDATE = {"sac": 13.6, "cql": 128.0, "darc": 24.0, "darc+": 27.0, "h2o": 29.0, "h2o-a": 27.0,
                  "h2o-dr": 29.0, "h2o-a-dr": 27.0, "h2o-reg": 24.0, "h2o-reg-dr": 24.0, "bc": 3.0}
 # The same with the quick preset's small networks (QUICK_HIDDEN) on the 4-dimensional robot, where
-# an update is mostly per-call overhead: measured by the quick job itself on the shared 2-core
-# machine (docs/wheel-legged.md, "The quick preset"). A grid whose methods all have QUICK_HIDDEN uses these.
+# an update is mostly per-call overhead. Provisional: 200 updates of each method were timed on the
+# shared 2-core machine while other jobs ran, so only their ratios were kept (CQL 5x SAC, DARC 1.9x,
+# DARC+ 1.7x, H2O 2.3x), scaled to an assumed 5 ms SAC update; docs/wheel-legged.md says so.
+# A cell whose method has QUICK_HIDDEN uses these.
 MS_PER_SMALL_UPDATE = {"sac": 5.0, "cql": 25.0, "darc": 9.5, "darc+": 8.5, "h2o": 11.5}
 SECONDS_PER_RUN = 6.0  # process start, env creation, evaluation
 SECONDS_PER_SIM_STEP = 1.2e-4
