@@ -44,8 +44,10 @@ def register(sub) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes at a time (default: the number of cores)")
     parser.add_argument("--address", help="Ray cluster address HOST:PORT (default: start a local Ray)")
-    parser.add_argument("--mongo", help="also log to MongoDB, e.g. mongodb://HOST:PORT/DB or mongodb+srv://...; "
-                        "a password in it is never shown nor passed on a command line")
+    parser.add_argument("--mongo", default=os.environ.get("GAPBENCH_MONGO") or None,
+                        help="also log to MongoDB, e.g. mongodb://HOST:PORT/DB or mongodb+srv://... (default: "
+                        "$GAPBENCH_MONGO, which keeps a password off this command line); a password in it is "
+                        "never shown nor passed on to a worker's command line")
     parser.add_argument("--population", type=int,
                         help="seeds trained together in one process (default: 1 on CPU, all of a cell's on GPU)")
     parser.set_defaults(handler=run)
