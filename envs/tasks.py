@@ -35,6 +35,10 @@ class TaskSpec:
         """D4RL's normalised score, on the 0-100 scale the papers report."""
         return 100.0 * (ret - self.ref_min_score) / (self.ref_max_score - self.ref_min_score)
 
+    def return_of_score(self, score: float) -> float:
+        """The return that has D4RL-normalised score ``score`` (the inverse of `normalized_score`)."""
+        return self.ref_min_score + score / 100.0 * (self.ref_max_score - self.ref_min_score)
+
 
 _TASKS: dict[str, TaskSpec] = {}
 

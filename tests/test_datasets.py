@@ -200,3 +200,16 @@ def test_minari_dataset_loads_as_transitions(tmp_path, monkeypatch):
     np.testing.assert_allclose(t.actions[7:], episodes[1][1])
     np.testing.assert_array_equal(t.timeouts, np.isin(np.arange(12), [6, 11]))
     assert not t.terminals.any()
+
+
+def test_probe_returns_count_only_the_episodes_a_rollout_finished():
+    """Three rollouts' worth of rows, hand-summed: an episode ended by a terminal (rows 0-1), one cut
+    by the time limit of 3 (rows 2-4) and one the rollout's own length cut short (rows 5-6)."""
+    from gapbench.benchmark.data.generation import episode_returns
+
+    rewards = np.array([1.0, 2.0, 10.0, 20.0, 30.0, 100.0, 200.0], np.float32)
+    terminals = np.array([0, 1, 0, 0, 0, 0, 0], bool)
+    timeouts = np.array([0, 0, 0, 0, 1, 0, 1], bool)
+    obs = np.zeros((7, 2), np.float32)
+    data = Transitions(obs, np.zeros((7, 1), np.float32), rewards, obs, terminals, timeouts)
+    np.testing.assert_array_equal(episode_returns(data, max_episode_steps=3), [3.0, 60.0])

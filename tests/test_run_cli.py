@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+
 from tests.cli_support import GAPBENCH, TINY_DATA, TINY_TRAIN, run_cli
 
 
@@ -188,13 +189,21 @@ def test_datasets_make_writes_d4rl_files_with_their_recipe(tmp_path):
     assert "never reached the medium target return" in proc.stdout
     folder = tmp_path / "cache" / "datasets"
     kinds = ("expert", "medium-expert", "medium-replay", "medium")
-    assert sorted(p.name for p in folder.glob("*.hdf5")) == sorted(f"halfcheetah-{k}-n1200-b200-s0.hdf5" for k in kinds)
-    check = run_cli("datasets", "check", str(folder / "halfcheetah-medium-expert-n1200-b200-s0.hdf5"), check=True)
+    tag = "v2-n1200-b200-s0-m40"
+    assert sorted(p.name for p in folder.glob("*.hdf5")) == sorted(f"halfcheetah-{k}-{tag}.hdf5" for k in kinds)
+    assert not list(folder.glob("*generation*/*")), "the work folder of a finished generation is removed"
+    check = run_cli("datasets", "check", str(folder / f"halfcheetah-medium-expert-{tag}.hdf5"), check=True)
     assert "rows 2400" in check.stdout and "metadata kind: medium-expert" in check.stdout
-    replay = run_cli("datasets", "check", str(folder / "halfcheetah-medium-replay-n1200-b200-s0.hdf5"), check=True)
+    replay = run_cli("datasets", "check", str(folder / f"halfcheetah-medium-replay-{tag}.hdf5"), check=True)
     assert "rows 1000" in replay.stdout  # one epoch of 1000 sim steps before the budget ran out
     again = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
     assert "already generated" in again.stdout
+
+
+def test_datasets_make_rejects_a_medium_level_outside_the_score_range(tmp_path):
+    bad = run_cli("datasets", "make", "--medium-score", "120", env={"GAPBENCH_DATA": str(tmp_path)})
+    assert bad.returncode == 2 and "medium_score must be a normalised score in (0, 100), got 120.0" in bad.stderr
+    assert not any(tmp_path.iterdir())
 
 
 def test_list_presets_gives_sizes_and_time_estimates():

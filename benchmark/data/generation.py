@@ -1,15 +1,19 @@
 """Where a cell's real data comes from, and generating D4RL-style datasets when none is found.
 
 The recipe is D4RL's (Fu et al. 2020): train SAC in the real env; "medium" rolls out the policy
-early-stopped when its evaluation return first reaches a third of the D4RL expert reference
-return (12135 / 3 = 4045 for HalfCheetah); "medium-replay" is the SAC replay buffer up to that
-point; "expert" rolls out the final policy; "medium-expert" is medium followed by expert.
+early-stopped at a medium level; "medium-replay" is the SAC replay buffer up to that point;
+"expert" rolls out the final policy; "medium-expert" is medium followed by expert. D4RL stopped when
+the deterministic evaluation reached about a third of the expert return, and its medium *data*
+(stochastic rollouts) then scored about 40 normalised on HalfCheetah; gapbench stops when the
+stochastic rollouts themselves reach the recipe's `medium_score` (40 by default), so the data is at
+D4RL's level by construction rather than by luck.
 """
 
 from __future__ import annotations
 
 import copy
 import fcntl
+import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -24,19 +28,34 @@ from gapbench.algos import get_method
 from gapbench.benchmark.data import operator
 from gapbench.envs import Transitions
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the medium policy is picked by the return of the data it generates
+CHECKPOINT_EVERY = 20_000  # SAC updates between checkpoints of a generation (about 6 minutes on a CPU)
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """D4RL's recipe, sized. Every field is checked here, so a bad value fails before any training."""
+
     size: int = 1_000_000  # transitions rolled out for medium and for expert each
     budget: int = 1_000_000  # SAC updates in the real env (one env step per update)
     seed: int = 0
-    medium_fraction: float = 1 / 3  # of the D4RL expert reference return
+    # The medium behaviour level: the D4RL-normalised return of the medium *data*, i.e. of the
+    # stochastic policy's rollouts. D4RL's halfcheetah-medium-v2 data scores about 40 (return ~4770).
+    medium_score: float = 40.0
+    probe_episodes: int = 3  # stochastic episodes per evaluation that estimate the data's return
+
+    def __post_init__(self) -> None:
+        for name, low in (("size", 1), ("budget", 1), ("seed", 0), ("probe_episodes", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"recipe.{name} must be an integer >= {low}, got {value!r}")
+        score = self.medium_score
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 < score < 100:
+            raise ValueError(f"recipe.medium_score must be a normalised score in (0, 100), got {score!r}")
 
     @property
     def tag(self) -> str:
-        return f"n{self.size}-b{self.budget}-s{self.seed}"
+        return f"v{GENERATOR_VERSION}-n{self.size}-b{self.budget}-s{self.seed}-m{self.medium_score:g}"
 
 
 @dataclass(frozen=True)
@@ -92,53 +111,93 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def work_dir(task: str, recipe: Recipe) -> Path:
+    """Where a generation in progress keeps its SAC checkpoint and its picked medium policy."""
+    return envs.generated_path(task, "generation", recipe.tag).with_suffix("")
+
+
 def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
-    """Train SAC in the real env and write all four D4RL-style datasets of the recipe."""
+    """Train SAC in the real env and write all four D4RL-style datasets of the recipe.
+
+    At every evaluation the stochastic policy, the one that will generate the data, rolls out
+    `probe_episodes` episodes; the first policy whose data return reaches the recipe's medium score
+    is "medium", and medium and medium-replay (the replay buffer up to then) are written at that
+    moment. Expert (the final policy) and medium-expert follow when the budget ends. The SAC run
+    checkpoints every `CHECKPOINT_EVERY` updates into `work_dir`, next to the picked medium policy,
+    so a killed generation resumes where it stopped, to the same files; the folder goes at the end.
+    """
     from gapbench.benchmark.training.loop import TrainConfig, Training
 
     spec = envs.get_task(task)
-    target = recipe.medium_fraction * spec.ref_max_score
-    eval_every = max(1, min(10_000, recipe.budget // 10))
+    target = spec.return_of_score(recipe.medium_score)
+    # Evaluations (and medium probes) at epoch ends: every 5 epochs on a long budget, every epoch on a short one.
+    eval_every = 1000 * max(1, min(5, recipe.budget // 100_000))
     cfg = TrainConfig(steps=recipe.budget, sim_steps_per_epoch=1000, updates_per_epoch=1000,
                       eval_every=eval_every, eval_episodes=2, final_eval_episodes=2, log_every=10**12,
-                      checkpoint_every=10**12)
-    recorder = _EvalWatcher(progress, recipe.budget)
-    training = Training(get_method("sac"), {}, cfg, task, envs.NoGap(), None, [recipe.seed], recorder)
-    medium: dict[str, Any] = {}
+                      checkpoint_every=CHECKPOINT_EVERY)
+    work = work_dir(task, recipe)
+    watcher = _EvalWatcher(progress, recipe.budget)
+    training = Training(get_method("sac"), {}, cfg, task, envs.NoGap(), None, [recipe.seed], watcher,
+                        checkpoint_path=work / "checkpoint.pt")
+    picked_file = work / "medium-policy.pt"
+    medium: dict[str, Any] = torch.load(picked_file, weights_only=True) if picked_file.is_file() else {}
+    common = {"task": task, "env": spec.gym_id, "recipe": asdict(recipe), "generator": "gapbench",
+              "generator_version": GENERATOR_VERSION, "medium_target_return": target}
+
+    def write_medium(t: Training, reached: bool) -> None:
+        """Medium and medium-replay from the current policy and buffer, the moment it is picked."""
+        data = rollout(t.agent, task, recipe.size, np.random.default_rng([recipe.seed, 1]))
+        meta = {**common, "medium_target_reached": reached, "medium_update": t.step,
+                "medium_probe_return": medium["probe_return"]}
+        envs.save_d4rl(data, envs.generated_path(task, "medium", recipe.tag), {**meta, "kind": "medium"})
+        replay = replay_transitions(t.buffer, t.layout, len(t.buffer))
+        envs.save_d4rl(replay, envs.generated_path(task, "medium-replay", recipe.tag),
+                       {**meta, "kind": "medium-replay"})
 
     def on_epoch(t: Training) -> None:
-        if not medium and recorder.last_return is not None and recorder.last_return >= target:
+        if medium or (t.step % eval_every and t.step < recipe.budget):
+            return
+        probe = rollout(t.agent, task, recipe.probe_episodes * spec.max_episode_steps,
+                        np.random.default_rng([recipe.seed, 2, t.step]))
+        watcher.data_return = float(np.mean(episode_returns(probe, spec.max_episode_steps)))
+        if watcher.data_return >= target:
             medium.update(policy=copy.deepcopy(t.agent.policy.state_dict()), step=t.step,
-                          replay_rows=len(t.buffer), eval_return=recorder.last_return)
+                          probe_return=watcher.data_return)
+            write_medium(t, reached=True)
+            torch.save(medium, picked_file)  # last: a kill before it repeats the same, deterministic pick
 
+    work.mkdir(parents=True, exist_ok=True)
     training.run(on_epoch=on_epoch)
-    agent = training.agent
-    expert_policy = copy.deepcopy(agent.policy.state_dict())
-    reached = bool(medium)
-    if not reached:  # a small budget never gets there: the final policy stands in, and says so
-        medium.update(policy=expert_policy, step=training.step, replay_rows=len(training.buffer),
-                      eval_return=recorder.last_return)
-    rng = np.random.default_rng(recipe.seed)
-    agent.policy.load_state_dict(medium["policy"])
-    medium_data = rollout(agent, task, recipe.size, rng)
-    agent.policy.load_state_dict(expert_policy)
-    expert_data = rollout(agent, task, recipe.size, rng)
-    replay = replay_transitions(training.buffer, training.layout, medium["replay_rows"])
-    common = {"task": task, "env": spec.gym_id, "recipe": asdict(recipe), "generator": "gapbench",
-              "generator_version": GENERATOR_VERSION, "medium_target_return": target,
-              "medium_target_reached": reached, "medium_update": medium["step"],
-              "medium_eval_return": float(medium["eval_return"] or 0.0)}
-    datasets = {"medium": medium_data, "medium-replay": replay, "expert": expert_data,
-                "medium-expert": Transitions.concatenate([medium_data, expert_data])}
-    paths = {}
-    for kind, data in datasets.items():
-        paths[kind] = envs.save_d4rl(data, envs.generated_path(task, kind, recipe.tag), {**common, "kind": kind})
+    if not medium:  # a small budget never gets there: the final policy stands in, and says so
+        medium.update(policy=copy.deepcopy(training.agent.policy.state_dict()), step=training.step,
+                      probe_return=watcher.data_return)
+        write_medium(training, reached=False)
+    expert = rollout(training.agent, task, recipe.size, np.random.default_rng([recipe.seed, 3]))
+    meta = {**common, "medium_update": medium["step"], "expert_update": training.step}
+    paths = {kind: envs.generated_path(task, kind, recipe.tag) for kind in envs.GENERATED_KINDS}
+    envs.save_d4rl(expert, paths["expert"], {**meta, "kind": "expert"})
+    medium_data = envs.load_d4rl(paths["medium"], task=task, drop_timeouts=False)  # every row, as written
+    envs.save_d4rl(Transitions.concatenate([medium_data, expert]), paths["medium-expert"],
+                   {**meta, "kind": "medium-expert"})
+    shutil.rmtree(work)
     return paths
+
+
+def episode_returns(data: Transitions, max_episode_steps: int) -> np.ndarray:
+    """The return of every episode the rollout finished; one the rollout's own length cut short
+    (neither a terminal nor at the time limit) is left out, so it never drags the mean down."""
+    ends = np.flatnonzero(data.terminals | data.timeouts) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    returns = np.add.reduceat(data.rewards.astype(np.float64), starts)
+    complete = data.terminals[ends - 1] | (ends - starts >= max_episode_steps)
+    return returns[complete] if complete.any() else returns
 
 
 class _EvalWatcher:
     def __init__(self, progress, budget: int):
-        self.progress_fn, self.budget, self.last_return = progress, budget, None
+        self.progress_fn, self.budget = progress, budget
+        self.last_return: float | None = None  # the deterministic evaluation's
+        self.data_return: float | None = None  # the stochastic policy's, i.e. of the data it would log
 
     def scalar(self, name, step, value):
         if name.startswith("eval/return/"):
@@ -149,7 +208,7 @@ class _EvalWatcher:
 
     def progress(self, **fields):
         if self.progress_fn is not None and "step" in fields:
-            self.progress_fn(fields["step"], self.budget, self.last_return)
+            self.progress_fn(fields["step"], self.budget, self.last_return, self.data_return)
 
 
 @torch.no_grad()

@@ -26,8 +26,9 @@ def register(sub) -> None:
     make = ds_sub.add_parser(
         "make",
         help="generate D4RL-style datasets with D4RL's recipe (SAC in the real env)",
-        description="Train SAC in the real env; 'medium' rolls out the policy early-stopped at a third of the "
-        "D4RL expert return, 'medium-replay' is the replay buffer up to then, 'expert' rolls out the final "
+        description="Train SAC in the real env; 'medium' rolls out the first policy whose stochastic "
+        "rollouts (the data it logs) reach --medium-score, 'medium-replay' is the replay buffer up to then, "
+        "'expert' rolls out the final "
         "policy, 'medium-expert' is both. All four are written to the cache ($GAPBENCH_DATA, default "
         "~/.cache/gapbench) in D4RL format, with the recipe in their metadata.",
     )
@@ -36,6 +37,9 @@ def register(sub) -> None:
     make.add_argument("--size", type=int, default=1_000_000, help="transitions per rollout dataset (default 1M)")
     make.add_argument("--budget", type=int, default=1_000_000, help="SAC updates (default 1M)")
     make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--medium-score", type=float, default=None,
+                      help="D4RL-normalised return of the medium data (default: the recipe's 40, the level of "
+                      "D4RL's halfcheetah-medium-v2)")
     make.add_argument("--force", action="store_true", help="regenerate even if the cache has these files")
     make.set_defaults(handler=run_make)
 
@@ -46,9 +50,11 @@ def run_make(args) -> int:
     from gapbench.benchmark.sweep.runner import generation_progress
 
     task = parse_task_arg(args.task)
-    if args.size < 1 or args.budget < 1:
-        raise UserError("--size and --budget must be positive")
-    recipe = generation.Recipe(size=args.size, budget=args.budget, seed=args.seed)
+    try:
+        level = {} if args.medium_score is None else {"medium_score": args.medium_score}
+        recipe = generation.Recipe(size=args.size, budget=args.budget, seed=args.seed, **level)
+    except ValueError as error:
+        raise UserError(str(error)) from None
     path = envs.generated_path(task, args.kind, recipe.tag)
     with ExitStack() as locks:
         # The locks `generation.ensure` takes for each of the four files one generation writes, in
@@ -67,6 +73,9 @@ def run_make(args) -> int:
     meta = summary.metadata
     print(f"{args.kind}: {summary.transitions} transitions, {summary.episodes} episodes, behaviour return "
           f"{summary.return_mean:.1f} ± {summary.return_std:.1f} (normalised {summary.normalized_mean:.1f})")
+    if "medium_update" in meta:
+        print(f"medium policy: SAC update {meta['medium_update']}, its data returned "
+              f"{meta['medium_probe_return']:.0f} against the target {meta['medium_target_return']:.0f}")
     if not meta.get("medium_target_reached", True):
         print(f"note: the policy never reached the medium target return {meta['medium_target_return']:.0f} "
               f"within {args.budget} updates, so 'medium' uses the final policy; raise --budget for D4RL-like data")
