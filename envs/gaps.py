@@ -280,9 +280,10 @@ class Kinematic(Gap):
 
 @dataclass(frozen=True)
 class Mass(Gap):
-    """Mass and rotational inertia times ``scale``, of one body (``mass:<body>:<scale>``) or of
-    every body. Inertia scales with the mass, as it does for a body of the same shape and a denser
-    material, so only the amount of matter changes."""
+    """Mass and rotational inertia of one body (or of every body) times ``scale``.
+
+    Inertia scales with the mass, as it does for a body of the same shape and a denser material, so
+    only the amount of matter changes. ``mass:<body>:<scale>`` names the body."""
 
     scale: float
     body: str = ""  # "" = every body
@@ -318,8 +319,9 @@ class Mass(Gap):
 
 @dataclass(frozen=True)
 class Actuator(Gap):
-    """Every motor's strength (its gear, torque per unit of control) times ``scale``: a weaker or
-    stronger motor than the model's, as with a worn or a different gearbox."""
+    """Every motor's strength (its gear, torque per unit of control) times ``scale``.
+
+    A weaker or stronger motor than the model's, as with a worn or a different gearbox."""
 
     scale: float
     kind: ClassVar[str] = "actuator"
@@ -355,9 +357,10 @@ class Damping(Gap):
 
 @dataclass(frozen=True)
 class ActionDelay(Gap):
-    """The command reaches the joints ``steps`` control steps late: until then the motors hold
-    the previous commands, starting each episode from zero torque. A classic sim-to-real gap
-    (bus latency, a slow controller loop) that no peer benchmark has.
+    """The command reaches the joints ``steps`` control steps late.
+
+    Until then the motors hold the previous commands, starting each episode from zero torque. A
+    classic sim-to-real gap (bus latency, a slow controller loop) that no peer benchmark has.
 
     The control cost is charged on the commanded action by default, as for the other action gaps.
     """
@@ -401,8 +404,9 @@ class ActionDelay(Gap):
 
 @dataclass(frozen=True)
 class ObsNoise(Gap):
-    """Gaussian sensor noise N(0, std^2) on every dimension of what the policy observes. The
-    physics and the reward are untouched; the agent and its replay buffer see the noisy reading."""
+    """Gaussian sensor noise N(0, std^2) on every dimension of what the policy observes.
+
+    The physics and the reward are untouched; the agent and its replay buffer see the noisy reading."""
 
     std: float
     kind: ClassVar[str] = "obs_noise"

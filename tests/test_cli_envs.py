@@ -27,6 +27,19 @@ def test_measure_paper_gaps_are_clearly_above_zero(gap):
     assert mean > 0.01 and worst >= mean
 
 
+@pytest.mark.parametrize("task, gap", [("hopper", "kinematic:foot:hard"), ("ant", "mass:2.0"),
+                                       ("walker2d", "action_delay:1"), ("halfcheetah", "obs_noise:0.1")])
+def test_measure_takes_the_new_kinds_on_every_task(task, gap):
+    mean, worst = measured(run_cli("gaps", "measure", "--task", task, "--gap", gap, "--samples", "200", check=True).stdout)
+    assert mean > 0.0 and worst >= mean
+
+
+def test_list_gaps_shows_odrl_levels_per_task():
+    out = run_cli("list", "gaps", check=True).stdout
+    assert "hopper       foot (foot_joint); leg (leg_joint)" in out and "hard = 0.2x" in out
+    assert "action_delay:<steps>" in out and "wheel_legged_sim:" in out
+
+
 @pytest.mark.parametrize("args, expected", [
     (["gaps", "measure", "--gap", "gravty:2"], "valid gaps: none, gravity:<scale>"),
     (["gaps", "measure", "--gap", "gravity:2", "--task", "cheetah"], "valid tasks: ant, halfcheetah"),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gapbench import envs
-from gapbench.envs.gaps import gap_kinds
+from gapbench.envs.gaps import gap_aliases, gap_kinds
+from gapbench.envs.odrl_levels import KINEMATIC_LEVELS, KINEMATIC_PARTS
 
 
 def register(sub) -> None:
@@ -26,6 +27,15 @@ def list_gaps() -> int:
         print(f"{cls.usage:44s} {summary}")
     print(f"{'<gap>+<gap>':44s} several gaps at once, e.g. gravity:2.0+joint_noise:0.5")
     print(f"the paper's Table 1 gaps: {', '.join(envs.PAPER_GAPS)}")
+    for name, gap in gap_aliases().items():
+        print(f"{name}: {gap}")
+    levels = ", ".join(f"{level} = {scale}x" for level, scale in KINEMATIC_LEVELS.items())
+    print(f"ODRL's kinematic levels (kinematic:<part>:<level>; {levels} of the joint range), per task:")
+    for task, parts in KINEMATIC_PARTS.items():
+        named = "; ".join(f"{part} ({', '.join(joints)})" for part, joints in parts.items())
+        print(f"  {task:12s} {named}")
+    print("ODRL's gravity and friction levels 0.1, 0.5, 2.0, 5.0 are gravity:<s> and friction:<s>; "
+          "docs/odrl-shifts.md maps every ODRL environment")
     return 0
 
 
