@@ -75,7 +75,7 @@ def damaged(results_store, tmp_path_factory):
     # BC rerun with another budget: a different config of the same cell, and the newest.
     other = copy(ids["bc"], "904")
     edit(other, "run.json", lambda d: d.update(start_time="2099-01-01T00:00:00",
-                                               result={**d["result"], "final_return": [1.5, 2.5]}))
+                                               result={**d["result"], "final_return": [1.5, 2.5], "steps": 60}))
     edit(other, "config.json", lambda d: d.update(steps=60))
     edit(other, "info.json", lambda d: d.update(identity="feedfacecafe"))
     return store, ids
