@@ -15,7 +15,7 @@ import copy
 import fcntl
 import shutil
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -91,17 +91,31 @@ def resolve(task: str, kind: str, recipe: Recipe) -> DatasetSource:
 
 def ensure(source: DatasetSource, progress=None) -> DatasetSource:
     """Generate a missing generated dataset (once, even with several processes asking)."""
-    if source.origin in ("generated", "operator") and not source.path.is_file():
-        with _file_lock(source.path.with_name(source.path.name + ".lock")):
-            if not source.path.is_file() and source.origin == "operator":
+    if source.origin == "operator" and not source.path.is_file():
+        with dataset_lock(source.path):
+            if not source.path.is_file():
                 operator.generate(source.task, source.recipe, source.path)
-            elif not source.path.is_file():
+    elif source.origin == "generated" and not source.path.is_file():
+        with recipe_lock(source.task, source.recipe):
+            if not source.path.is_file():
                 generate(source.task, source.recipe, progress=progress)
     return source
 
 
 @contextmanager
-def _file_lock(path: Path):
+def recipe_lock(task: str, recipe: Recipe):
+    """The locks of all four files one generation writes, always taken in one order, so a process
+    asking for medium and one asking for medium-replay of the same recipe never both train."""
+    with ExitStack() as locks:
+        for kind in sorted(envs.GENERATED_KINDS):
+            locks.enter_context(dataset_lock(envs.generated_path(task, kind, recipe.tag)))
+        yield
+
+
+@contextmanager
+def dataset_lock(dataset: Path):
+    """Held while a dataset file is generated or replaced; every writer of that file takes it."""
+    path = dataset.with_name(dataset.name + ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
 from gapbench import envs
 from gapbench.envs.d4rl_file import read_d4rl_arrays
 
@@ -56,12 +54,7 @@ def run_make(args) -> int:
     except ValueError as error:
         raise UserError(str(error)) from None
     path = envs.generated_path(task, args.kind, recipe.tag)
-    with ExitStack() as locks:
-        # The locks `generation.ensure` takes for each of the four files one generation writes, in
-        # one order: a sweep generating this recipe now is waited for, never written over.
-        for kind in sorted(envs.GENERATED_KINDS):
-            target = envs.generated_path(task, kind, recipe.tag)
-            locks.enter_context(generation._file_lock(target.with_name(target.name + ".lock")))
+    with generation.recipe_lock(task, recipe):  # a sweep generating this recipe now is waited for
         if path.is_file() and not args.force:
             print(f"already generated: {path} (use --force to make it again)")
         else:
