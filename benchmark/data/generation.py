@@ -11,7 +11,6 @@ D4RL's level by construction rather than by luck.
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import shutil
 from collections.abc import Callable
@@ -126,7 +125,7 @@ def dataset_lock(dataset: Path):
 
 
 def work_dir(task: str, recipe: Recipe) -> Path:
-    """Where a generation in progress keeps its SAC checkpoint and its picked medium policy."""
+    """Where a generation in progress keeps its SAC checkpoint and the medium pick."""
     return envs.generated_path(task, "generation", recipe.tag).with_suffix("")
 
 
@@ -137,7 +136,7 @@ def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
     `probe_episodes` episodes; the first policy whose data return reaches the recipe's medium score
     is "medium", and medium and medium-replay (the replay buffer up to then) are written at that
     moment. Expert (the final policy) and medium-expert follow when the budget ends. The SAC run
-    checkpoints every `CHECKPOINT_EVERY` updates into `work_dir`, next to the picked medium policy,
+    checkpoints every `CHECKPOINT_EVERY` updates into `work_dir`, next to the medium pick,
     so a killed generation resumes where it stopped, to the same files; the folder goes at the end.
     """
     from gapbench.benchmark.training.loop import TrainConfig, Training
@@ -153,7 +152,7 @@ def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
     watcher = _EvalWatcher(progress, recipe.budget)
     training = Training(get_method("sac"), {}, cfg, task, envs.NoGap(), None, [recipe.seed], watcher,
                         checkpoint_path=work / "checkpoint.pt")
-    picked_file = work / "medium-policy.pt"
+    picked_file = work / "medium-pick.pt"  # the update and data return of the picked medium policy
     medium: dict[str, Any] = torch.load(picked_file, weights_only=True) if picked_file.is_file() else {}
     common = {"task": task, "env": spec.gym_id, "recipe": asdict(recipe), "generator": "gapbench",
               "generator_version": GENERATOR_VERSION, "medium_target_return": target}
@@ -168,23 +167,25 @@ def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
         envs.save_d4rl(replay, envs.generated_path(task, "medium-replay", recipe.tag),
                        {**meta, "kind": "medium-replay"})
 
+    def probe(t: Training) -> float:
+        """The mean return of `probe_episodes` stochastic episodes: what this policy's data scores."""
+        data = rollout(t.agent, task, recipe.probe_episodes * spec.max_episode_steps,
+                       np.random.default_rng([recipe.seed, 2, t.step]))
+        watcher.data_return = float(np.mean(episode_returns(data, spec.max_episode_steps)))
+        return watcher.data_return
+
     def on_epoch(t: Training) -> None:
         if medium or (t.step % eval_every and t.step < recipe.budget):
             return
-        probe = rollout(t.agent, task, recipe.probe_episodes * spec.max_episode_steps,
-                        np.random.default_rng([recipe.seed, 2, t.step]))
-        watcher.data_return = float(np.mean(episode_returns(probe, spec.max_episode_steps)))
-        if watcher.data_return >= target:
-            medium.update(policy=copy.deepcopy(t.agent.policy.state_dict()), step=t.step,
-                          probe_return=watcher.data_return)
+        if probe(t) >= target:
+            medium.update(step=t.step, probe_return=watcher.data_return)
             write_medium(t, reached=True)
             torch.save(medium, picked_file)  # last: a kill before it repeats the same, deterministic pick
 
     work.mkdir(parents=True, exist_ok=True)
     training.run(on_epoch=on_epoch)
     if not medium:  # a small budget never gets there: the final policy stands in, and says so
-        medium.update(policy=copy.deepcopy(training.agent.policy.state_dict()), step=training.step,
-                      probe_return=watcher.data_return)
+        medium.update(step=training.step, probe_return=probe(training))
         write_medium(training, reached=False)
     expert = rollout(training.agent, task, recipe.size, np.random.default_rng([recipe.seed, 3]))
     meta = {**common, "medium_update": medium["step"], "expert_update": training.step}
