@@ -138,43 +138,44 @@ class NoGap(Gap):
 
 
 @dataclass(frozen=True)
-class Gravity(Gap):
-    """Gravity times ``scale`` (the paper uses 2.0)."""
+class _ScaleGap(Gap):
+    """A physics gap of one factor on a model quantity, printed as ``<kind>:<scale>``."""
 
     scale: float
-    kind: ClassVar[str] = "gravity"
-    usage: ClassVar[str] = "gravity:<scale>"
+    allows_zero: ClassVar[bool] = False  # a factor of 0 switches the quantity off (damping)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
+        check = _non_negative if self.allows_zero else _positive
+        object.__setattr__(self, "scale", check(self.kind, "scale", self.scale))
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.scale!r}"
+
+
+@dataclass(frozen=True)
+class Gravity(_ScaleGap):
+    """Gravity times ``scale`` (the paper uses 2.0)."""
+
+    kind: ClassVar[str] = "gravity"
+    usage: ClassVar[str] = "gravity:<scale>"
 
     def apply_to_model(self, model, task) -> None:
         model.opt.gravity[:] = model.opt.gravity * self.scale
 
-    def __str__(self) -> str:
-        return f"gravity:{self.scale!r}"
-
 
 @dataclass(frozen=True)
-class Friction(Gap):
+class Friction(_ScaleGap):
     """Every friction coefficient of every geom times ``scale`` (the paper uses 0.3).
 
     The floor is scaled too: MuJoCo combines two touching geoms' friction with a max, so scaling
     only the robot leaves the contact friction at the floor's value and the gap vanishes.
     """
 
-    scale: float
     kind: ClassVar[str] = "friction"
     usage: ClassVar[str] = "friction:<scale>"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
-
     def apply_to_model(self, model, task) -> None:
         model.geom_friction[:] = model.geom_friction * self.scale
-
-    def __str__(self) -> str:
-        return f"friction:{self.scale!r}"
 
 
 @dataclass(frozen=True)
@@ -318,41 +319,28 @@ class Mass(Gap):
 
 
 @dataclass(frozen=True)
-class Actuator(Gap):
+class Actuator(_ScaleGap):
     """Every motor's strength (its gear, torque per unit of control) times ``scale``.
 
     A weaker or stronger motor than the model's, as with a worn or a different gearbox."""
 
-    scale: float
     kind: ClassVar[str] = "actuator"
     usage: ClassVar[str] = "actuator:<scale>"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scale", _positive(self.kind, "scale", self.scale))
 
     def apply_to_model(self, model, task) -> None:
         model.actuator_gear[:, 0] *= self.scale
 
-    def __str__(self) -> str:
-        return f"actuator:{self.scale!r}"
-
 
 @dataclass(frozen=True)
-class Damping(Gap):
+class Damping(_ScaleGap):
     """Every joint's damping times ``scale`` (viscous friction in the joints)."""
 
-    scale: float
     kind: ClassVar[str] = "damping"
     usage: ClassVar[str] = "damping:<scale>"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scale", _non_negative(self.kind, "scale", self.scale))
+    allows_zero: ClassVar[bool] = True
 
     def apply_to_model(self, model, task) -> None:
         model.dof_damping[:] = model.dof_damping * self.scale
-
-    def __str__(self) -> str:
-        return f"damping:{self.scale!r}"
 
 
 @dataclass(frozen=True)
