@@ -344,7 +344,7 @@ class Damping(_ScaleGap):
 
 
 @dataclass(frozen=True)
-class ActionDelay(Gap):
+class ActionDelay(_ActionGap):
     """The command reaches the joints ``steps`` control steps late.
 
     Until then the motors hold the previous commands, starting each episode from zero torque. A
@@ -367,27 +367,13 @@ class ActionDelay(Gap):
         object.__setattr__(self, "steps", steps)
         _cost(self.kind, self.cost)
 
-    @classmethod
-    def from_args(cls, args: list[str]) -> ActionDelay:
-        if not 1 <= len(args) <= 2:
-            raise ValueError(f"expected {cls.usage}")
-        return cls(_number(args[0]), *args[1:])  # type: ignore[arg-type]
+    @property
+    def magnitude(self) -> int:
+        return self.steps
 
     @property
     def action_delay(self) -> int:
         return self.steps
-
-    @property
-    def perturbs_action(self) -> bool:
-        return True
-
-    @property
-    def cost_on(self) -> CostOn:
-        return self.cost
-
-    def __str__(self) -> str:
-        suffix = "" if self.cost == "commanded" else f":{self.cost}"
-        return f"action_delay:{self.steps}{suffix}"
 
 
 @dataclass(frozen=True)
