@@ -3,8 +3,9 @@
 Every gap is a small frozen dataclass with a canonical string form (``gravity:2.0``,
 ``friction:0.3``, ``joint_noise:1.0``, ``velocity_offset:0.1``, ``none``, and compositions joined
 by ``+``). A gap acts on *one* env instance: physics gaps edit that instance's own ``MjModel`` in
-memory (Gymnasium compiles a fresh model per ``make``, so nothing is shared), and action gaps
-perturb the action that instance executes. No asset file is ever written.
+memory (Gymnasium compiles a fresh model per ``make``, so nothing is shared), geometry gaps
+(morphology) edit the task's model description in memory and compile a model for that instance
+alone, and action gaps perturb the action that instance executes. No asset file is ever written.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import ClassVar, Literal
 import mujoco
 import numpy as np
 
-from .odrl_levels import KINEMATIC_LEVELS, kinematic_joints
+from .morphology import edit_limbs, limb_for_geom
+from .odrl_levels import (KINEMATIC_LEVELS, MORPHOLOGY_LEVEL_NAMES, MORPHOLOGY_PARTS, kinematic_joints,
+                          morphology_level)
 
 # What the control cost of an action gap is charged on.
 #   "commanded": the action the agent chose. The reward stays the same function r(s, a) in sim
@@ -36,6 +39,18 @@ class Gap:
     def apply_to_model(self, model, task: str) -> None:
         """Edit this env's own MjModel in place (physics gaps). ``task`` names the registered task,
         for gaps whose targets (a joint group, a limb) are named per task."""
+
+    @property
+    def rebuilds_model(self) -> bool:
+        """Whether the gap changes geometry, which only a recompiled model can carry (masses,
+        inertias and attached bodies follow the geoms when MuJoCo compiles)."""
+        return False
+
+    def edit_spec(self, spec, reference, task: str) -> None:
+        """Edit the task's model description (an MjSpec of its XML, in memory) before this env's
+        model is compiled from it; ``reference`` is the unedited spec compiled. Every gap's
+        `edit_spec` runs before any gap's `apply_to_model`, whatever their order in a composition,
+        so a scale gap (mass, friction) acts on the rebuilt model instead of being overwritten."""
 
     def executed_action(self, action: np.ndarray, qvel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The action the simulator actually executes when the agent commands ``action``."""
@@ -279,6 +294,90 @@ class Kinematic(Gap):
         return f"kinematic:{self.part}:{self.scale!r}"
 
 
+_MORPH_MAX = 4.0  # beyond 4x a limb is another robot, not a gap
+
+
+def _morph_factor(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not 0 < value <= _MORPH_MAX:
+        raise ValueError(f"gap morphology: {name} must be in (0, {_MORPH_MAX:g}], got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Morphology(Gap):
+    """A limb's length (and radius) scaled and the model rebuilt in memory (ODRL's morphology shift).
+
+    ``part`` is one of ODRL's per-task parts (halfcheetah torso/thigh, hopper torso/foot, walker2d
+    torso/leg, ant alllegs/halflegs; envs/odrl_levels.py) or a capsule geom's own name. ``length``
+    is a factor, or ``easy``/``medium``/``hard``: ODRL's files for that task and part, resolved when
+    the gap is applied (hopper's torso grows, halfcheetah's shrinks). ``radius`` scales the capsules'
+    radius (numeric form only; a named level sets its own). What hangs off a limb's end moves with
+    that end, so nothing else about the robot changes; mass and inertia follow the new geometry,
+    as they do when MuJoCo compiles ODRL's XML.
+    """
+
+    part: str
+    length: float | str
+    radius: float = 1.0
+    kind: ClassVar[str] = "morphology"
+    usage: ClassVar[str] = "morphology:<part or geom>:<easy|medium|hard|length[:radius]>"
+
+    def __post_init__(self) -> None:
+        if not self.part or not self.part.replace("_", "").isalnum():
+            raise ValueError(f"gap morphology: part must be a part or geom name, got {self.part!r}")
+        if isinstance(self.length, str) and self.length in MORPHOLOGY_LEVEL_NAMES:
+            if self.radius != 1.0:
+                raise ValueError(f"gap morphology: radius: a named level ({self.length}) sets its own "
+                                 "radius; give length:radius as numbers instead")
+        else:
+            try:
+                length = _number(self.length) if isinstance(self.length, str) else self.length
+            except ValueError:
+                raise ValueError(f"gap morphology: length must be one of {MORPHOLOGY_LEVEL_NAMES} or a "
+                                 f"number in (0, {_MORPH_MAX:g}], got {self.length!r}") from None
+            object.__setattr__(self, "length", _morph_factor("length", length))
+        object.__setattr__(self, "radius", _morph_factor("radius", self.radius))
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> Morphology:
+        if len(args) == 2:
+            return cls(args[0], args[1])
+        if len(args) == 3:
+            try:
+                radius = _number(args[2])
+            except ValueError:
+                raise ValueError(f"gap morphology: radius must be a number in (0, {_MORPH_MAX:g}], "
+                                 f"got {args[2]!r}") from None
+            return cls(args[0], args[1], radius)
+        raise ValueError(f"expected {cls.usage}")
+
+    @property
+    def rebuilds_model(self) -> bool:
+        return True
+
+    def edit_spec(self, spec, reference, task) -> None:
+        parts = MORPHOLOGY_PARTS.get(task, {})
+        if self.part in parts:
+            elements = parts[self.part]
+        else:
+            if mujoco.mj_name2id(reference, mujoco.mjtObj.mjOBJ_GEOM, self.part) < 0:
+                geoms = [reference.geom(i).name for i in range(reference.ngeom) if reference.geom(i).name]
+                raise ValueError(f"gap morphology: no part or geom {self.part!r} on {task}; "
+                                 f"parts: {list(parts) or 'none'}; geoms: {geoms}")
+            elements = (limb_for_geom(reference, self.part, self.kind),)
+        if isinstance(self.length, str):
+            lengths, radius = morphology_level(task, self.part, self.length)
+        else:
+            lengths, radius = (self.length,) * len(elements), self.radius
+        edit_limbs(spec, reference, elements, lengths, radius, self.kind)
+
+    def __str__(self) -> str:
+        length = self.length if isinstance(self.length, str) else repr(self.length)
+        suffix = "" if self.radius == 1.0 else f":{self.radius!r}"
+        return f"morphology:{self.part}:{length}{suffix}"
+
+
 @dataclass(frozen=True)
 class Mass(Gap):
     """Mass and rotational inertia of one body (or of every body) times ``scale``.
@@ -418,6 +517,14 @@ class Composite(Gap):
         for gap in self.members:
             gap.apply_to_model(model, task)
 
+    @property
+    def rebuilds_model(self) -> bool:
+        return any(g.rebuilds_model for g in self.members)
+
+    def edit_spec(self, spec, reference, task: str) -> None:
+        for gap in self.members:
+            gap.edit_spec(spec, reference, task)
+
     def executed_action(self, action, qvel, rng):
         for gap in self.members:
             action = gap.executed_action(action, qvel, rng)
@@ -453,8 +560,8 @@ class Composite(Gap):
 
 _KINDS: dict[str, type[Gap]] = {
     cls.kind: cls
-    for cls in (NoGap, Gravity, Friction, JointNoise, VelocityOffset, Kinematic, Mass, Actuator, Damping,
-                ActionDelay, ObsNoise)
+    for cls in (NoGap, Gravity, Friction, JointNoise, VelocityOffset, Kinematic, Morphology, Mass, Actuator,
+                Damping, ActionDelay, ObsNoise)
 }
 # The three gaps of the paper's Table 1.
 PAPER_GAPS = ("gravity:2.0", "friction:0.3", "joint_noise:1.0")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import re
 import sys
+import warnings
 from collections.abc import Iterator
 
 import gymnasium as gym
@@ -52,11 +54,40 @@ class Float32Observation(gym.ObservationWrapper):
         return np.asarray(observation, dtype=np.float32)
 
 
+def _rebuild_model(base, gap: Gap, task: str) -> None:
+    """Give ``base`` (a Gymnasium MujocoEnv) a model compiled from its own XML with ``gap``'s
+    geometry edits, and fresh MjData for it.
+
+    The XML is only read: its spec is edited in memory and compiled for this instance alone, so
+    the installed asset and every other env stay as they are. The structure (joints, actuators,
+    the order of the state) is unchanged, so the env's spaces and its initial state still hold.
+    """
+    path = getattr(base, "fullpath", None)
+    if path is None:
+        raise ValueError(f"gap {gap}: task {task!r} has no model file to rebuild its geometry from")
+    with _quiet_known_mujoco_warnings(), warnings.catch_warnings():
+        # Compiling a spec reports halfcheetah's deprecated `settotalmass` as a Python warning.
+        warnings.filterwarnings("ignore", message=re.escape(_KNOWN_HARMLESS[0]))
+        spec = mujoco.MjSpec.from_file(path)
+        reference = spec.compile()
+        gap.edit_spec(spec, reference, task)
+        model = spec.compile()
+    # Gymnasium grows the offscreen framebuffer on the model it compiles; keep that for rendering.
+    model.vis.global_.offwidth = base.model.vis.global_.offwidth
+    model.vis.global_.offheight = base.model.vis.global_.offheight
+    base.model, base.data = model, mujoco.MjData(model)
+    renderer = getattr(base, "mujoco_renderer", None)
+    if renderer is not None:
+        # Its viewers are made on the first render, from these two; none exists yet this early.
+        renderer.model, renderer.data = base.model, base.data
+
+
 class GapEnv(gym.Wrapper):
     """Applies a dynamics gap to the one env it wraps.
 
-    Physics gaps are written into this instance's MjModel once, at construction; MuJoCo's
-    ``reset`` clears MjData, not MjModel, so they survive resets. Action and sensor gaps draw their
+    Geometry gaps first rebuild this instance's model from its XML (`_rebuild_model`). Physics gaps
+    are then written into the instance's MjModel once, at construction; MuJoCo's ``reset`` clears
+    MjData, not MjModel, so they survive resets. Action and sensor gaps draw their
     noise from a generator seeded by ``reset(seed=...)``, separate from the env's own reset RNG.
     An action delay keeps the commands not yet executed in ``pending``, zero torque at each reset.
     """
@@ -64,6 +95,8 @@ class GapEnv(gym.Wrapper):
     def __init__(self, env: gym.Env, gap: Gap, task: str):
         super().__init__(env)
         self.gap = gap
+        if gap.rebuilds_model:
+            _rebuild_model(env.unwrapped, gap, task)
         gap.apply_to_model(env.unwrapped.model, task)
         self.noise_rng = np.random.default_rng()
         self.pending: collections.deque[np.ndarray] = collections.deque()
