@@ -136,7 +136,9 @@ class H2O(ActorCritic):
         a = sim.act.unsqueeze(2).expand(-1, -1, n, -1)
         log_sim_over_real = -self.classifiers.pair.log_ratio_real_over_sim(
             s.reshape(k, b * n, -1), a.reshape(k, b * n, -1), s_next.reshape(k, b * n, -1))
-        return log_sim_over_real.view(k, b, n).mean(-1).clamp(*self.config.u_clip)
+        # In fp32 whatever the autocast: the clip's floor 1e-45 is 0 in bf16, and a batch whose every
+        # u is at most 0 would then give omega = 0/0 instead of fp32's uniform 1/|B|.
+        return log_sim_over_real.float().view(k, b, n).mean(-1).clamp(*self.config.u_clip)
 
     @torch.no_grad()
     def omega(self, sim: Batch, rng: PopulationRNG | None = None) -> tuple[torch.Tensor, torch.Tensor]:

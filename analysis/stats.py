@@ -89,7 +89,8 @@ def aggregate(final: pd.DataFrame, reps: int = 2000) -> Aggregate:
     every = np.concatenate([v.ravel() for v in score_dict.values()])
     taus = np.linspace(min(0.0, every.min()), max(1.0, every.max()), 101)
     improvement, reference = {}, labels.get(REFERENCE)
-    pairs = {other: [score_dict[reference], score_dict[other]] for other in score_dict if other != reference}
+    pairs = {other: [score_dict[reference], score_dict[other]] for other in score_dict
+             if reference is not None and other != reference}
     if reference is None:
         notes.append(f"no probability of improvement: the store has no {REFERENCE} runs")
     with _seeded_numpy():

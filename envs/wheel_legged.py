@@ -302,26 +302,12 @@ class WheelLeggedEnv(gym.Env):
                 "episode_friction": self.episode_friction}
 
 
-def make_wheel_legged(task: str, gaps=(), seed: int | None = None) -> gym.Env:
-    """The robot with a time limit and ``gaps`` (Gap objects) applied to its model, as `make_real`
-    and `make_sim` build it once the tasks are registered; for this module's tests and measurements
-    until then."""
-    env = WheelLeggedEnv(task)
-    for gap in gaps:
-        gap.apply_to_model(env.model, f"wheel-legged-{task_key(task)}")
-    env = gym.wrappers.TimeLimit(env, MAX_EPISODE_STEPS)
-    if seed is not None:
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-    return env
-
-
 # Gymnasium ids for the two tasks, so `make_real` can `gym.make` them like any other task.
 GYM_IDS = {task: f"gapbench/WheelLegged{task.capitalize()}-v0" for task in TASKS}
 
 
 def register_gym_ids() -> None:
-    """Idempotent: the module may be imported under two names while the package moves."""
+    """Idempotent, as gymnasium's registry outlives a reload of this module."""
     for task, gym_id in GYM_IDS.items():
         if gym_id not in gym.registry:
             gym.register(gym_id, entry_point=WheelLeggedEnv, kwargs={"task": task},

@@ -88,6 +88,25 @@ def test_dynamics_ratio_u_and_omega_from_hand_set_logits(bound):
         assert ratio.min() == 1e-5 and u_expected.max() == 10.0
 
 
+
+def test_omega_under_bf16_autocast_is_uniform_when_every_u_is_clamped_as_in_fp32():
+    """A batch in which every sim sample looks real (log w > 0, so every u <= 0): the clamp's floor
+    1e-45 makes omega uniform, 1/|B|, in fp32. In bf16 that floor is 0, and omega would be 0/0."""
+    agent = make("h2o", seeds=(0,))
+    rng = np.random.default_rng(3)
+    a_sa, b_sa = rng.normal(size=(SA_IN, 2)), rng.normal(size=2)
+    a_sas, b_sas = np.zeros((SAS_IN, 2)), np.array([1.5, -1.5])  # residual logits say "real" everywhere
+    set_affine_logits(agent.classifiers.pair.d_sa, 0, a_sa, b_sa)
+    set_affine_logits(agent.classifiers.pair.d_sas, 0, a_sas, b_sas)
+    sim = to_batch(transitions(np.random.default_rng(4), 1, 32, "sim"))
+    assert float(torch.tensor(1e-45, dtype=torch.bfloat16)) == 0.0  # why the fix is needed
+    fp32_omega, _ = agent.omega(sim)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16_omega, u = agent.omega(sim)
+    assert (u <= 1e-45).all()
+    np.testing.assert_allclose(fp32_omega.numpy(), np.full((1, 32), 1 / 32), rtol=1e-6)
+    np.testing.assert_allclose(bf16_omega.float().numpy(), fp32_omega.numpy(), rtol=1e-6)
+
 def test_h2o_regulariser_equals_a_brute_force_sum_with_hand_set_omega():
     """beta * (log sum_i omega_i exp Q_j(s_i,a_i) - mean real Q_j), clamped, summed over the twins (Eq. 6)."""
     agent = make("h2o", seeds=(0, 1), beta=0.3, regulariser_clip=(-1.5, 1000.0))

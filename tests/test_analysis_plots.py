@@ -164,3 +164,13 @@ def test_aggregate_statistics_say_how_to_install_rliable(monkeypatch, loaded):
     monkeypatch.setitem(sys.modules, "rliable", None)  # as if the `stats` extra were not installed
     with pytest.raises(AnalysisError, match=r"pip install 'gapbench\[stats\]'"):
         aggregate(loaded[2])
+
+
+def test_a_store_without_h2o_aggregates_without_a_probability_of_improvement(loaded):
+    """As a partial store has it, e.g. the first method of a grid still running."""
+    from gapbench.analysis.stats import aggregate
+
+    final = loaded[2]
+    result = aggregate(final[final["method"] == "sac"], reps=50)
+    assert result.labels == ("SAC(sim)",) and result.improvement == {} and result.reference is None
+    assert any("no probability of improvement" in note for note in result.notes)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 
@@ -198,6 +200,22 @@ def test_datasets_make_writes_d4rl_files_with_their_recipe(tmp_path):
     assert "rows 1000" in replay.stdout  # one epoch of 1000 sim steps before the budget ran out
     again = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
     assert "already generated" in again.stdout
+
+    table = run_cli("datasets", "table", "--size", "1200", "--budget", "200", env=env, check=True).stdout
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| halfcheetah-")}
+    assert set(rows) == {f"halfcheetah-{k}" for k in kinds}
+    for kind in kinds:  # every cell against the file read by hand, episode by episode
+        with h5py.File(folder / f"halfcheetah-{kind}-{tag}.hdf5") as f:
+            rewards = f["rewards"][:].astype(np.float64)
+            ends = np.flatnonzero(f["terminals"][:] | f["timeouts"][:]) + 1
+        returns = np.array([rewards[a:b].sum() for a, b in zip([0, *ends[:-1]], ends)])
+        normalised = 100 * (returns.mean() + 280.178953) / (12135.0 + 280.178953)
+        assert rows[f"halfcheetah-{kind}"] == [f"{len(rewards):,}", f"{len(returns):,}",
+                                                f"{returns.mean():.0f} ± {returns.std():.0f}", f"{normalised:.1f}"], (kind, table)
+    assert "medium policy: SAC update 200" in table
+    missing = run_cli("datasets", "table", "--seed", "5", env=env, check=True).stdout
+    assert missing.count("not generated") == 4
 
 
 def test_datasets_make_rejects_a_medium_level_outside_the_score_range(tmp_path):

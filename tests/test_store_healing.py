@@ -111,5 +111,16 @@ def test_status_of_a_grid_whose_data_is_not_made_generates_nothing(tmp_path):
     proc = run_cli("status", "--methods", "h2o", "--datasets", "medium", "--results", str(tmp_path / "r"),
                    env={"GAPBENCH_DATA": str(cache)})
     assert proc.returncode == 0, proc.stderr
-    assert "is not generated yet" in proc.stdout and "1 missing" in proc.stdout
+    assert "is not made yet" in proc.stdout and "(SAC for 1000000 updates)" in proc.stdout
+    assert "1 missing" in proc.stdout
     assert not cache.exists() and not (tmp_path / "r").exists()
+
+
+def test_status_of_the_quick_preset_says_its_data_comes_from_the_operator(tmp_path):
+    cache = tmp_path / "cache"
+    proc = run_cli("status", "--preset", "quick", "--results", str(tmp_path / "r"), env={"GAPBENCH_DATA": str(cache)})
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "is not made yet" in line]
+    assert len(lines) == 2 and all("records the scripted operator's 100000 transitions" in line for line in lines)
+    assert "SAC for" not in proc.stdout and "50 missing" in proc.stdout
+    assert not cache.exists()

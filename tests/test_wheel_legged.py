@@ -1,7 +1,7 @@
 """The wheel-legged robot: its model, its four unmodelled effects as gaps, and the scripted operator.
 
-Real MuJoCo throughout. The envs are built with `make_wheel_legged` until the tasks are registered;
-it applies a gap the way `GapEnv` does, through the gap's `apply_to_model`.
+Real MuJoCo throughout, through the registered tasks `wheel-legged-stand` and `wheel-legged-move`
+as every user builds them (`make_real`, `make_sim` with a gap string).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import math
 import numpy as np
 import pytest
 
+from gapbench import envs
 from gapbench.envs.wheel_legged import (
     EFFECT_FIELDS, MAX_EPISODE_STEPS, REAL_DEAD_ZONE, REAL_ENCODER_PLAY, REAL_FRICTION_WEAR,
-    REAL_WHEEL_FRICTION, WHEEL_RADIUS, dead_zone, make_wheel_legged,
+    REAL_WHEEL_FRICTION, WHEEL_RADIUS, dead_zone,
 )
 from gapbench.envs.wheel_legged_gaps import (
     IDEALISED_SIM, IDEALISED_SIM_GAPS, WHEEL_LEGGED_GAPS, DeadZone, EncoderPlay, FrictionWear, WheelFriction,
@@ -26,10 +27,14 @@ IDEAL = list(IDEALISED_SIM_GAPS)
 ACTIONS = np.random.default_rng(0).uniform(-1, 1, size=(40, 2)).astype(np.float32)
 
 
-def parse(text: str):
-    """The parser gaps.py will run once these kinds are registered: kind:value, joined by '+'."""
-    kinds = {cls.kind: cls for cls in WHEEL_LEGGED_GAPS}
-    return [kinds[k](float(v)) for k, v in (part.split(":") for part in text.split("+"))]
+def parse(text: str) -> list:
+    return list(envs.parse_gap(text).parts)
+
+
+def make_wheel_legged(task: str, gaps=(), seed: int | None = None):
+    """The robot as a user makes it: the real one, or the simulator with these gaps applied."""
+    name, text = f"wheel-legged-{task}", "+".join(str(g) for g in gaps)
+    return envs.make_sim(name, text, seed) if text else envs.make_real(name, seed)
 
 
 def rollout(env, seed: int, actions=ACTIONS):

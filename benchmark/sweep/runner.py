@@ -54,8 +54,9 @@ def prepare_data(grids: list[Grid], say=print, generate: bool = True) -> dict[tu
             source = generation.resolve(cell.task, cell.dataset, cell.recipe)
             found[(cell.task, cell.dataset, cell.recipe)] = source
             if not generate and not source.path.is_file():
-                say(f"dataset {cell.task} {cell.dataset} ({cell.recipe.tag}) is not generated yet: `gapbench run` "
-                    f"with these options makes it (SAC for {cell.recipe.budget} updates)")
+                how = (f"records the scripted operator's {cell.recipe.size} transitions" if source.origin == "operator"
+                       else f"makes it (SAC for {cell.recipe.budget} updates)")
+                say(f"dataset {cell.task} {cell.dataset} is not made yet: `gapbench run` with these options {how}")
                 continue
             if source.origin == "generated" and not source.path.is_file():
                 say(f"dataset {cell.task} {cell.dataset}: no D4RL file in {envs.d4rl_dir()}, generating "

@@ -32,27 +32,46 @@ def register(sub) -> None:
     )
     make.add_argument("--task", default="halfcheetah")
     make.add_argument("--kind", default="medium", choices=envs.GENERATED_KINDS)
-    make.add_argument("--size", type=int, default=1_000_000, help="transitions per rollout dataset (default 1M)")
-    make.add_argument("--budget", type=int, default=1_000_000, help="SAC updates (default 1M)")
-    make.add_argument("--seed", type=int, default=0)
-    make.add_argument("--medium-score", type=float, default=None,
-                      help="D4RL-normalised return of the medium data (default: the recipe's 40, the level of "
-                      "D4RL's halfcheetah-medium-v2)")
+    _recipe_arguments(make)
     make.add_argument("--force", action="store_true", help="regenerate even if the cache has these files")
     make.set_defaults(handler=run_make)
+    table = ds_sub.add_parser(
+        "table",
+        help="one row per generated dataset of a recipe: size, episodes, return and normalised score",
+        description="Summarise the generated datasets of one recipe (the options of `datasets make`) as a "
+        "Markdown table, beside the recipe's medium pick; datasets not generated yet are listed as missing.",
+    )
+    table.add_argument("--task", default="halfcheetah")
+    _recipe_arguments(table)
+    table.set_defaults(handler=run_table)
+
+
+def _recipe_arguments(parser) -> None:
+    parser.add_argument("--size", type=int, default=1_000_000, help="transitions per rollout dataset (default 1M)")
+    parser.add_argument("--budget", type=int, default=1_000_000, help="SAC updates (default 1M)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--medium-score", type=float, default=None,
+                        help="D4RL-normalised return of the medium data (default: the recipe's 40, the level of "
+                        "D4RL's halfcheetah-medium-v2)")
+
+
+def _recipe(args):
+    from gapbench.benchmark.data import generation
+    from gapbench.benchmark.errors import UserError
+
+    try:
+        level = {} if args.medium_score is None else {"medium_score": args.medium_score}
+        return generation.Recipe(size=args.size, budget=args.budget, seed=args.seed, **level)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def run_make(args) -> int:
     from gapbench.benchmark.data import generation
-    from gapbench.benchmark.errors import UserError
     from gapbench.benchmark.sweep.runner import generation_progress
 
     task = parse_task_arg(args.task)
-    try:
-        level = {} if args.medium_score is None else {"medium_score": args.medium_score}
-        recipe = generation.Recipe(size=args.size, budget=args.budget, seed=args.seed, **level)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    recipe = _recipe(args)
     path = envs.generated_path(task, args.kind, recipe.tag)
     with generation.recipe_lock(task, recipe):  # a sweep generating this recipe now is waited for
         if path.is_file() and not args.force:
@@ -95,4 +114,31 @@ def run_check(args) -> int:
         print("  behaviour return: no complete episode")
     for key, value in sorted(summary.metadata.items()):
         print(f"  metadata {key}: {value}")
+    return 0
+
+
+def run_table(args) -> int:
+    from tabulate import tabulate
+
+    task, recipe = parse_task_arg(args.task), _recipe(args)
+    rows, medium = [], None
+    for kind in envs.GENERATED_KINDS:
+        path = envs.generated_path(task, kind, recipe.tag)
+        if not path.is_file():
+            rows.append([f"{task}-{kind}", "not generated", "", "", ""])
+            continue
+        summary = envs.check_d4rl(path, task)
+        medium = medium or (summary.metadata if "medium_update" in summary.metadata else None)
+        rows.append([f"{task}-{kind}", f"{summary.rows:,}", f"{summary.episodes:,}",
+                     f"{summary.return_mean:.0f} ± {summary.return_std:.0f}",
+                     f"{summary.normalized_mean:.1f}" if summary.normalized_mean is not None else "n/a"])
+    print(f"Generated with D4RL's recipe {recipe.tag} (SAC for {recipe.budget:,} updates, seed {recipe.seed}, "
+          f"medium level {recipe.medium_score:g} normalised)\n")
+    # Rows, as D4RL counts its datasets (202,000 for halfcheetah-medium-replay-v2), and the
+    # population std over complete episodes, as its published statistics use.
+    print(tabulate(rows, ["dataset", "transitions (rows)", "episodes", "return (mean ± std over episodes)",
+                          "normalised"], tablefmt="github", disable_numparse=True))
+    if medium is not None:
+        print(f"\nmedium policy: SAC update {medium['medium_update']:,}, its data returned "
+              f"{medium['medium_probe_return']:.0f} against the target {medium['medium_target_return']:.0f}")
     return 0
