@@ -113,3 +113,18 @@ def morphology_level(task: str, part: str, level: str) -> tuple[tuple[float, ...
         raise ValueError(f"gap morphology: ODRL has no level {level!r} for part {part!r} on {task}; "
                          f"its parts there: {named} (or give a number)")
     return levels[level]
+
+
+def morphology_parts_text(task: str) -> str:
+    """One line of a task's ODRL morphology parts, their limbs and their easy/medium/hard factors,
+    for listings: ``torso (torso_geom: length 1.2/1.6/2x, radius 1.5/2/2.5x); ...``."""
+    described = []
+    for part, elements in MORPHOLOGY_PARTS.get(task, {}).items():
+        levels = [MORPHOLOGY_LEVELS[task][part][name] for name in MORPHOLOGY_LEVEL_NAMES]
+        limbs = ", ".join(e.geom if isinstance(e, Limb) else f"{e.lower} below a moving knee" for e in elements)
+        lengths = "/".join(f"{lengths[0]:.3g}" if len(set(lengths)) == 1 else
+                           "(" + ", ".join(f"{x:.3g}" for x in lengths) + ")" for lengths, _ in levels)
+        radii = {radius for _, radius in levels}
+        radius = "" if radii == {1.0} else ", radius " + "/".join(f"{r:.3g}" for _, r in levels) + "x"
+        described.append(f"{part} ({limbs}: length {lengths}x{radius})")
+    return "; ".join(described)

@@ -267,6 +267,15 @@ def test_bad_targets_fail_when_applied_naming_the_valid_ones(task, gap, words):
         assert word in str(err.value), (word, str(err.value))
 
 
+def test_parts_text_names_limbs_and_odrl_factors():
+    from gapbench.envs.odrl_levels import morphology_parts_text
+
+    assert morphology_parts_text("hopper") == ("torso (torso_geom: length 1.2/1.6/2x, radius 1.5/2/2.5x); "
+                                               "foot (foot_geom: length 0.8/0.6/0.4x, radius 0.8/0.6/0.4x)")
+    assert "leg (leg_geom below a moving knee" in morphology_parts_text("walker2d")
+    assert morphology_parts_text("wheel-legged-stand") == ""
+
+
 def test_every_odrl_morph_environment_has_a_gap_string():
     from gapbench.envs.odrl_levels import odrl_gap_strings
 
