@@ -121,7 +121,8 @@ def morphology_parts_text(task: str) -> str:
     described = []
     for part, elements in MORPHOLOGY_PARTS.get(task, {}).items():
         levels = [MORPHOLOGY_LEVELS[task][part][name] for name in MORPHOLOGY_LEVEL_NAMES]
-        limbs = ", ".join(e.geom if isinstance(e, Limb) else f"{e.lower} below a moving knee" for e in elements)
+        limbs = ", ".join(e.geom if isinstance(e, Limb) else f"{e.lower} below a moving knee"
+                          for e in elements)
         lengths = "/".join(f"{lengths[0]:.3g}" if len(set(lengths)) == 1 else
                            "(" + ", ".join(f"{x:.3g}" for x in lengths) + ")" for lengths, _ in levels)
         radii = {radius for _, radius in levels}
