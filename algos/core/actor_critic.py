@@ -53,7 +53,10 @@ class ActorCritic(Agent):
         self.policy.initialise(self.rng)
         self.critic.initialise(self.rng)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = torch.nn.Parameter(torch.zeros(k))
+        if c.use_automatic_entropy_tuning:
+            self.log_alpha = torch.nn.Parameter(torch.zeros(k))
+        else:  # a fixed temperature: nothing to learn (a buffer keeps the checkpoint's keys unchanged)
+            self.register_buffer("log_alpha", torch.zeros(k))
         self.target_entropy = -float(spec.act_dim) if c.target_entropy is None else c.target_entropy
         self.to(spec.device)
         groups = [

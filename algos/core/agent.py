@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -19,17 +21,42 @@ Metrics = dict[str, torch.Tensor]  # name -> per-member values [K]
 
 @dataclass(frozen=True)
 class RealDataStats:
-    """Statistics of the real dataset's states, for methods that perturb or normalise states."""
+    """Statistics of the real dataset: its states, for methods that perturb or normalise states,
+    and, where the caller gives the rewards, the spread of its episode returns."""
 
     size: int
     obs_mean: np.ndarray
     obs_std: np.ndarray
     obs_cov: np.ndarray
+    # max - min of the dataset's episode returns (None: not given); IQL's authors scale rewards by
+    # 1000 / this on locomotion
+    return_range: float | None = None
 
     @staticmethod
-    def of(observations: np.ndarray) -> RealDataStats:
+    def of(observations: np.ndarray, rewards: np.ndarray | None = None, next_observations: np.ndarray | None = None,
+           terminals: np.ndarray | None = None) -> RealDataStats:
         obs = np.asarray(observations, np.float64)
-        return RealDataStats(len(obs), obs.mean(0), obs.std(0), np.atleast_2d(np.cov(obs, rowvar=False)))
+        spread = None
+        if rewards is not None:
+            if next_observations is None or terminals is None:
+                raise ValueError("the return range needs next_observations and terminals with the rewards")
+            spread = return_range(obs, np.asarray(rewards, np.float64), np.asarray(next_observations, np.float64),
+                                  np.asarray(terminals, bool))
+        return RealDataStats(len(obs), obs.mean(0), obs.std(0), np.atleast_2d(np.cov(obs, rowvar=False)), spread)
+
+
+def return_range(obs: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray, terminals: np.ndarray) -> float:
+    """max - min episode return of a flat dataset, its episodes cut as IQL's authors cut them.
+
+    An episode ends at a terminal row or where the next row does not start from this row's next
+    state (a time-limit cut, whose row a D4RL loader may have dropped), and at the last row.
+    """
+    ends = terminals.copy()
+    ends[:-1] |= np.linalg.norm(obs[1:] - next_obs[:-1], axis=-1) > 1e-6
+    ends[-1] = True
+    episode = np.concatenate([[0], np.cumsum(ends)[:-1]])  # row i belongs to episode[i]
+    returns = np.bincount(episode, weights=rewards)
+    return float(returns.max() - returns.min())
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,12 @@ class Agent(nn.Module):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         pass
+
+
+def cosine_decay(base_lr: float, step: int, decay_steps: int) -> float:
+    """The learning rate after `step` optimiser steps: base * (1 + cos(pi * step / decay_steps)) / 2,
+    then 0 once `decay_steps` have passed (optax's cosine_decay_schedule, as IQL's authors use it)."""
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(step, decay_steps) / decay_steps))
 
 
 def adam(groups: list[dict], device: str) -> torch.optim.Adam:

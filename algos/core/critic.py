@@ -15,8 +15,10 @@ class TwinQ(nn.Module):
         self.members = members
         self.net = MLP(members, (obs_dim + act_dim, *hidden, 1), copies=2)
 
-    def initialise(self, rng: PopulationRNG) -> None:
-        self.net.initialise(rng, last_layer_gain=1e-2)
+    def initialise(self, rng: PopulationRNG, last_layer_gain: float | None = 1e-2) -> None:
+        """The authors' (SimpleSAC) small Xavier output layer by default; None: PyTorch's default
+        everywhere, as TD3+BC's code has."""
+        self.net.initialise(rng, last_layer_gain=last_layer_gain)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """obs [K, N, obs_dim], action [K, N, act_dim] -> Q [K, 2, N].
@@ -43,6 +45,21 @@ class TwinQ(nn.Module):
     def min(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """min(Q1, Q2) [K, N]."""
         return self(obs, action).min(dim=1).values
+
+
+class StateValue(nn.Module):
+    """V(s), one network per member: IQL's value function (and any method that needs one)."""
+
+    def __init__(self, members: int, obs_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.net = MLP(members, (obs_dim, *hidden, 1))
+
+    def initialise(self, rng: PopulationRNG) -> None:
+        self.net.initialise(rng, last_layer_gain=1e-2)  # the same output init as the critics
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs [K, N, obs_dim] -> V [K, N]."""
+        return self.net(obs).squeeze(-1)
 
 
 @torch.no_grad()

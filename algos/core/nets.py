@@ -55,12 +55,16 @@ class BatchedLinear(nn.Module):
                 self.bias[e].zero_()
 
 
-class MLP(nn.Module):
-    """ReLU MLP over E members. ``copies`` networks per population member share its RNG stream."""
+_ACTIVATIONS = {"relu": torch.relu_, "elu": torch.nn.functional.elu_}
 
-    def __init__(self, members: int, sizes: Sequence[int], copies: int = 1):
+
+class MLP(nn.Module):
+    """ReLU (or ELU) MLP over E members. ``copies`` networks per population member share its RNG stream."""
+
+    def __init__(self, members: int, sizes: Sequence[int], copies: int = 1, activation: str = "relu"):
         super().__init__()
         self.members, self.copies = members, copies
+        self.activation = _ACTIVATIONS[activation]
         self.layers = nn.ModuleList(
             BatchedLinear(members * copies, i, o) for i, o in zip(sizes[:-1], sizes[1:])
         )
@@ -69,13 +73,13 @@ class MLP(nn.Module):
         return self.after_first_layer(self.layers[0](x))
 
     def after_first_layer(self, h: torch.Tensor) -> torch.Tensor:
-        """The rest of the network, from the first layer's output (before its ReLU; overwritten).
+        """The rest of the network, from the first layer's output (before its activation; overwritten).
 
-        The ReLUs run in place on each layer's fresh output: one activation buffer less to fill per
-        layer, which matters when the activations do not fit in the CPU's cache.
+        The activations run in place on each layer's fresh output: one activation buffer less to fill
+        per layer, which matters when the activations do not fit in the CPU's cache.
         """
         for layer in self.layers[1:]:
-            h = layer(h.relu_())
+            h = layer(self.activation(h))
         return h
 
     def initialise(self, rng: PopulationRNG, last_layer_gain: float | None = None) -> None:
