@@ -4,6 +4,7 @@ ablation switches term by term, CQL's full update, and exact resumption from a s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -20,14 +21,22 @@ _ACTOR_CRITIC = {"policy", "critic", "target_critic", "log_alpha"}
 # The top-level parameter groups each method owns. A new method adds its line here: the test
 # below then checks that all of them learn, and that nothing else exists that could.
 PARAMETER_GROUPS = {"bc": {"policy"}, "sac": _ACTOR_CRITIC, "cql": _ACTOR_CRITIC,
-                    **{name: _ACTOR_CRITIC | {"classifiers"} for name in CLASSIFIER_METHODS}}
+                    **{name: _ACTOR_CRITIC | {"classifiers"} for name in CLASSIFIER_METHODS},
+                    "iql": {"policy", "critic", "target_critic", "value"},
+                    "td3+bc": {"policy", "critic", "target_critic", "target_policy"},
+                    "par": {"policy", "critic", "target_critic", "encoder", "target_encoder"}}  # alpha is fixed
+OFFLINE = {"cql", "bc", "iql", "td3+bc"}  # the real dataset only
+# Methods whose target critic moves every `target_update_period` updates (TD3+BC's move with its
+# delayed actor instead: tests/test_algos_td3_bc.py).
+PERIODIC_TARGETS = [n for n in METHOD_NAMES
+                    if "target_update_period" in {f.name for f in dataclasses.fields(get_method(n).agent.Config)}]
 
 
-def test_all_ten_methods_and_the_worked_example_are_registered():
-    assert {"sac", "cql", "darc", "darc+", "bc", *H2O_FAMILY} <= set(METHOD_NAMES)
+def test_all_ten_methods_the_worked_example_and_the_field_s_baselines_are_registered():
+    assert {"sac", "cql", "darc", "darc+", "bc", "iql", "td3+bc", "par", *H2O_FAMILY} <= set(METHOD_NAMES)
     sources = {name: make(name).sources for name in METHOD_NAMES}
-    assert sources["sac"] == {"sim"} and sources["cql"] == {"real"} and sources["bc"] == {"real"}
-    assert all(sources[name] == {"real", "sim"} for name in CLASSIFIER_METHODS)
+    assert sources["sac"] == {"sim"} and all(sources[name] == {"real"} for name in OFFLINE)
+    assert all(sources[name] == {"real", "sim"} for name in (*CLASSIFIER_METHODS, "par"))
     for name, agent_sources in sources.items():  # the runner draws exactly the sources a method declares
         assert set(make(name).batch_sizes()) == agent_sources, name
 
@@ -53,12 +62,16 @@ def test_200_updates_on_a_tiny_batch_learn_what_they_should_and_nothing_else(nam
         for m in range(k):
             assert not torch.equal(member(value, m, k), member(before[pname], m, k)), f"{pname}[{m}] froze"
     for pname, p in agent.named_parameters():  # targets move by Polyak averaging only, never by Adam
-        assert (id(p) in trainable) == (not pname.startswith("target_critic")), pname
+        assert (id(p) in trainable) == (not pname.startswith("target_")), pname
     for bname, value in agent.named_buffers():  # e.g. H2O's next-state noise factor is a constant
         assert torch.equal(value, buffers[bname]), bname
 
 
-@pytest.mark.parametrize("name", [n for n in METHOD_NAMES if n != "bc"])
+def test_every_method_with_a_target_critic_is_checked_for_its_polyak_average():
+    assert set(PERIODIC_TARGETS) == {n for n in METHOD_NAMES if n not in ("bc", "td3+bc")}
+
+
+@pytest.mark.parametrize("name", PERIODIC_TARGETS)
 def test_target_critic_is_the_polyak_average_after_each_update(name):
     agent = make(name, seeds=(0, 1), soft_target_update_rate=0.2, target_update_period=2)
     gen = np.random.default_rng(1)
