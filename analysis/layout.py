@@ -16,6 +16,10 @@ if TYPE_CHECKING:  # the CLI imports this module for every `gapbench` command; p
 TABLE1_ORDER = ("sac", "cql", "darc", "darc+", "h2o")  # the paper's Table 1 columns
 ABLATION_ORDER = ("h2o", "h2o-a", "h2o-dr", "h2o-a-dr", "h2o-reg", "h2o-reg-dr")  # Table 2, then CQL and SAC
 TABLE2_REFERENCES = ("cql", "sac")
+# The roles a method is registered with (algos/registry.py, which analysis may not import: a store is
+# read where gapbench's learning code may not be installed). Table 1 shows every role but
+# "ablation", in this order; a role not listed here (a store from a newer gapbench) comes last.
+ROLE_ORDER = ("baseline", "field", "extra", "ablation")
 DATASET_ORDER = ("medium", "medium-replay", "medium-expert", "expert")
 GAP_KIND_ORDER = ("gravity", "friction", "joint_noise")  # the paper's Table 1 gaps
 TABLE2_CELL = ("medium-replay", "gravity:2.0")  # the paper's ablation setting (Sec. 6.4)
@@ -27,9 +31,13 @@ def methods_table(final: pd.DataFrame) -> pd.DataFrame:
 
 
 def table1_methods(methods: pd.DataFrame) -> list[str]:
-    """Baselines and extra methods: the paper's five first, then the others by label."""
+    """Every method but the ablations: the paper's five first, then the others by role (any other
+    baseline, the field's newer baselines, then the rest), each role by label."""
     names = [m for m in methods.index if methods.loc[m, "role"] != "ablation"]
-    return _paper_first(names, TABLE1_ORDER, methods)
+    paper = [m for m in TABLE1_ORDER if m in names]
+    rest = sorted((m for m in names if m not in TABLE1_ORDER),
+                  key=lambda m: (_role_rank(methods.loc[m, "role"]), methods.loc[m, "label"]))
+    return paper + rest
 
 
 def table2_methods(methods: pd.DataFrame) -> list[str]:
@@ -81,6 +89,10 @@ def gap_name(gap: str) -> str:
         value, _, variant = params.partition(":")
         parts.append(" ".join(x for x in (words, value, f"({variant})" if variant else "") if x))
     return " + ".join(parts)
+
+
+def _role_rank(role: str) -> int:
+    return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
 
 
 def _paper_first(names: list[str], paper: tuple[str, ...], methods: pd.DataFrame) -> list[str]:
