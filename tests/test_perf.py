@@ -22,7 +22,15 @@ def _linear_weights(sequential) -> list[torch.Tensor]:
     return [m.weight for m in sequential if isinstance(m, torch.nn.Linear)]
 
 
-@pytest.mark.parametrize("name", REFERENCE_METHODS)
+SIMPLE_SAC_FAMILY = ("sac", "cql", "darc", "h2o")
+FIELD_REFERENCES = ("iql", "td3+bc", "par")
+
+
+def test_every_reference_is_checked_against_gapbench():
+    assert set(REFERENCE_METHODS) == {*SIMPLE_SAC_FAMILY, *FIELD_REFERENCES}
+
+
+@pytest.mark.parametrize("name", SIMPLE_SAC_FAMILY)
 def test_the_reference_update_is_gapbench_s_update_written_plainly(name):
     """Same initial parameters, same random streams, same batches: after 10 updates every parameter
     agrees to 1e-6 (measured: 1.5e-7; a missing or extra loss term shows up at 1e-4 or more)."""
@@ -54,6 +62,47 @@ def test_the_reference_update_is_gapbench_s_update_written_plainly(name):
                          (agent.classifiers.pair.d_sas, reference.classifiers.d_sas.network)):
             for layer, weight in zip(mlp.layers, _linear_weights(net), strict=True):
                 close(layer.weight[0], weight, "classifier")
+
+
+@pytest.mark.parametrize("name", FIELD_REFERENCES)
+def test_the_field_s_reference_updates_are_gapbench_s_written_plainly(name):
+    """IQL, TD3+BC and PAR: same parameters, streams and batches, 10 updates (5 TD3+BC actor steps, 3
+    PAR encoder steps), every parameter and target within 1e-6; a short cosine decay, so the IQL
+    reference's schedule is checked too."""
+    overrides = {"actor_lr_decay_steps": 6} if name == "iql" else {}
+    agent = make(name, seeds=(5,), **overrides)
+    moments = (agent.obs_mean.numpy(), agent.obs_std.numpy()) if name == "td3+bc" else None
+    reference = make_reference(name, agent.config, OBS_DIM, ACT_DIM, 5, state_moments=moments)
+    reference.copy_from(agent)
+    assert reference.batch_sizes() == agent.batch_sizes()
+    gen = np.random.default_rng(0)
+    for _ in range(10):
+        rows = batch_rows(agent, gen)
+        agent.update(*(to_batch(rows[s]) if s in rows else None for s in ("real", "sim")))
+        batches = {s: split_rows(torch.as_tensor(reference.prepare_rows(r[0])), OBS_DIM, ACT_DIM)
+                   for s, r in rows.items()}
+        reference.train(batches.get("real"), batches.get("sim"))
+
+    def close(mlp, sequential, e: int, what: str) -> None:
+        for layer, weight in zip(mlp.layers, _linear_weights(sequential), strict=True):
+            torch.testing.assert_close(layer.weight[e].T, weight.detach(), rtol=0, atol=1e-6, msg=what)
+
+    if name == "iql":
+        close(agent.policy.trunk, reference.policy.base_network, 0, "policy")
+        torch.testing.assert_close(agent.policy.log_std.detach()[0, 0], reference.policy.log_std.detach(),
+                                   rtol=0, atol=1e-6)
+        close(agent.value.net, reference.vf, 0, "value")
+    elif name == "td3+bc":
+        close(agent.policy.trunk, reference.actor, 0, "actor")
+        close(agent.target_policy.trunk, reference.actor_target, 0, "target actor")
+    else:
+        close(agent.policy.trunk, reference.policy.base_network, 0, "policy")
+        for mine, theirs in ((agent.encoder, reference.encoder), (agent.target_encoder, reference.encoder_target)):
+            close(mine.state, theirs.zs_network, 0, "state encoder")
+            close(mine.state_action, theirs.zsa_network, 0, "state-action encoder")
+    for j, (qf, target) in enumerate(((reference.qf1, reference.target_qf1), (reference.qf2, reference.target_qf2))):
+        close(agent.critic.net, qf.network, j, f"critic {j}")
+        close(agent.target_critic.net, target.network, j, f"target critic {j}")
 
 
 def _table(output: str, title: str) -> list[list[str]]:
@@ -96,7 +145,7 @@ def test_gapbench_perf_prints_every_section_and_a_target_table(tmp_path):
 
 def test_gapbench_perf_rejects_unknown_methods_and_sections():
     proc = run_cli("perf", "--methods", "sac,ppo")
-    assert proc.returncode == 2 and "ppo" in proc.stderr and "sac, cql, darc, h2o" in proc.stderr
+    assert proc.returncode == 2 and "ppo" in proc.stderr and "sac, cql, darc, h2o, iql, td3+bc, par" in proc.stderr
     proc = run_cli("perf", "--skip", "gpu")
     assert proc.returncode == 2 and "gpu" in proc.stderr
 

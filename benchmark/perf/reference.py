@@ -1,4 +1,5 @@
-"""Plain one-seed updates, written the way the authors' code (SimpleSAC, H2O, H2Oplus) writes them.
+"""Plain one-seed updates, written the way the authors' code (SimpleSAC, H2O, H2Oplus; IQL's learner;
+TD3_BC.py; PAR.py) writes them.
 
 `gapbench perf` times gapbench's update against these. They compute the same losses from the same
 hyper-parameters, with none of gapbench's engineering:
@@ -36,15 +37,16 @@ from torch import nn
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def fully_connected(in_dim: int, out_dim: int, hidden: tuple[int, ...]) -> nn.Sequential:
+def fully_connected(in_dim: int, out_dim: int, hidden: tuple[int, ...], small_output: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = []
     d = in_dim
     for h in hidden:
         layers += [nn.Linear(d, h), nn.ReLU()]
         d = h
     layers.append(nn.Linear(d, out_dim))
-    nn.init.xavier_uniform_(layers[-1].weight, gain=1e-2)
-    nn.init.constant_(layers[-1].bias, 0.0)
+    if small_output:  # SimpleSAC's output layers; TD3+BC keeps nn.Linear's default
+        nn.init.xavier_uniform_(layers[-1].weight, gain=1e-2)
+        nn.init.constant_(layers[-1].bias, 0.0)
     return nn.Sequential(*layers)
 
 
@@ -156,6 +158,10 @@ class ReferenceSAC:
 
     def batch_sizes(self) -> dict[str, int]:
         return {"sim": self.c.batch_size}
+
+    def prepare_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The data as the authors' buffer holds it (as logged, for SimpleSAC's methods)."""
+        return rows
 
     def train(self, real: Batch | None, sim: Batch | None) -> dict[str, float]:
         return self.sac_train(sim, sim["observations"])
@@ -445,9 +451,266 @@ class ReferenceH2O(ReferenceSAC):
         return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
 
 
+class GaussianPolicy(nn.Module):
+    """IQL's policy: N(tanh(mu(s)), sigma) with a state-independent log sigma, as a torch distribution."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden, log_std_init: float, log_std_bounds):
+        super().__init__()
+        self.base_network = fully_connected(obs_dim, act_dim, hidden)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
+        self.log_std_bounds = tuple(log_std_bounds)
+
+    def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        mean = torch.tanh(self.base_network(observations))
+        std = torch.clamp(self.log_std, *self.log_std_bounds).exp()
+        return torch.distributions.Normal(mean, std).log_prob(actions).sum(-1)
+
+
+class ReferenceIQL:
+    """IQL as the authors' learner does it, in PyTorch: three networks, three Adams, the actor's with a
+    cosine LambdaLR; the value step, then the actor and the critic with the new V, then the target."""
+
+    def __init__(self, config: Any, obs_dim: int, act_dim: int, seed: int, device: str = "cpu"):
+        self.c = c = config
+        if c.reward_scale is None:
+            raise ValueError("the IQL reference needs a numeric reward_scale")
+        hidden = tuple(c.hidden)
+        self.policy = GaussianPolicy(obs_dim, act_dim, hidden, c.policy_log_std_init,
+                                     c.policy_log_std_bounds).to(device)
+        self.qf1 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
+        self.qf2 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
+        self.target_qf1, self.target_qf2 = copy.deepcopy(self.qf1), copy.deepcopy(self.qf2)
+        self.vf = fully_connected(obs_dim, 1, hidden).to(device)
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), c.policy_lr)
+        self.qf_optimizer = torch.optim.Adam(list(self.qf1.parameters()) + list(self.qf2.parameters()), c.qf_lr)
+        self.vf_optimizer = torch.optim.Adam(self.vf.parameters(), c.value_lr)
+        decay = c.actor_lr_decay_steps
+        cosine = c.actor_lr_schedule == "cosine"
+        self.policy_scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.policy_optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, decay) / decay)) if cosine else 1.0)
+        self.total_steps = 0
+
+    def batch_sizes(self) -> dict[str, int]:
+        return {"real": self.c.batch_size}
+
+    def prepare_rows(self, rows: np.ndarray) -> np.ndarray:
+        return rows
+
+    def train(self, real: Batch | None, sim: Batch | None) -> dict[str, float]:
+        c, batch = self.c, real
+        observations, actions = batch["observations"], batch["actions"]
+        with torch.no_grad():
+            target_q = torch.min(self.target_qf1(observations, actions), self.target_qf2(observations, actions))
+        v = self.vf(observations).squeeze(-1)
+        diff = target_q - v
+        weight = torch.where(diff > 0, c.expectile, 1 - c.expectile)
+        value_loss = (weight * diff ** 2).mean()
+        self.vf_optimizer.zero_grad()
+        value_loss.backward()
+        self.vf_optimizer.step()
+
+        with torch.no_grad():
+            exp_a = torch.exp((target_q - self.vf(observations).squeeze(-1)) * c.advantage_beta)
+            exp_a = torch.clamp(exp_a, max=c.max_weight)
+        policy_loss = -(exp_a * self.policy.log_prob(observations, actions)).mean()
+        self.policy_optimizer.zero_grad()
+        policy_loss.backward()
+        self.policy_optimizer.step()
+        self.policy_scheduler.step()
+
+        with torch.no_grad():
+            next_v = self.vf(batch["next_observations"]).squeeze(-1)
+            td_target = c.reward_scale * batch["rewards"] + (1.0 - batch["dones"]) * c.discount * next_v
+        qf_loss = (F.mse_loss(self.qf1(observations, actions), td_target)
+                   + F.mse_loss(self.qf2(observations, actions), td_target))
+        self.qf_optimizer.zero_grad()
+        qf_loss.backward()
+        self.qf_optimizer.step()
+        self.total_steps += 1
+        if self.total_steps % c.target_update_period == 0:
+            soft_target_update(self.qf1, self.target_qf1, c.soft_target_update_rate)
+            soft_target_update(self.qf2, self.target_qf2, c.soft_target_update_rate)
+        return {"value_loss": value_loss.detach(), "policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
+
+    @torch.no_grad()
+    def copy_from(self, agent) -> None:
+        _copy_mlp(agent.policy.trunk, 0, self.policy.base_network)
+        self.policy.log_std.copy_(agent.policy.log_std[0, 0])
+        _copy_mlp(agent.value.net, 0, self.vf)
+        for j, (qf, target) in enumerate(((self.qf1, self.target_qf1), (self.qf2, self.target_qf2))):
+            _copy_mlp(agent.critic.net, j, qf.network)
+            _copy_mlp(agent.target_critic.net, j, target.network)
+
+
+class ReferenceTD3BC:
+    """The authors' TD3_BC.py, with two separate Q networks as every reference here has: states
+    normalised once, in the data (`prepare_rows`), as the authors' replay buffer does."""
+
+    def __init__(self, config: Any, obs_dim: int, act_dim: int, seed: int, device: str = "cpu",
+                 obs_mean: np.ndarray | None = None, obs_std: np.ndarray | None = None):
+        self.c = c = config
+        self.obs_dim, self.act_dim, self.device = obs_dim, act_dim, device
+        hidden = tuple(c.hidden)
+        self.generator = _stream(seed, "agent", device)
+        self.actor = fully_connected(obs_dim, act_dim, hidden, small_output=False).to(device)
+        self.qf1 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
+        self.qf2 = FullyConnectedQFunction(obs_dim, act_dim, hidden).to(device)
+        for qf in (self.qf1, self.qf2):
+            qf.network[-1].reset_parameters()  # nn.Linear's default, as the authors' critic
+        self.actor_target = copy.deepcopy(self.actor)
+        self.target_qf1, self.target_qf2 = copy.deepcopy(self.qf1), copy.deepcopy(self.qf2)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.policy_lr)
+        self.critic_optimizer = torch.optim.Adam(list(self.qf1.parameters()) + list(self.qf2.parameters()),
+                                                 lr=c.qf_lr)
+        self.obs_mean = np.zeros(obs_dim) if obs_mean is None else obs_mean
+        self.obs_std = np.ones(obs_dim) if obs_std is None else obs_std
+        self.total_it = 0
+
+    def batch_sizes(self) -> dict[str, int]:
+        return {"real": self.c.batch_size}
+
+    def prepare_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The dataset's states and next states normalised once, as the authors' normalize_states."""
+        rows = rows.copy()
+        o, a = self.obs_dim, self.act_dim
+        rows[:, :o] = (rows[:, :o] - self.obs_mean) / self.obs_std
+        rows[:, o + a + 1 : 2 * o + a + 1] = (rows[:, o + a + 1 : 2 * o + a + 1] - self.obs_mean) / self.obs_std
+        return rows
+
+    def train(self, real: Batch | None, sim: Batch | None) -> dict[str, float]:
+        c = self.c
+        state, action, next_state = real["observations"], real["actions"], real["next_observations"]
+        self.total_it += 1
+        with torch.no_grad():
+            noise = (torch.randn(action.shape, generator=self.generator, device=self.device)
+                     * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
+            next_action = (torch.tanh(self.actor_target(next_state)) + noise).clamp(-1.0, 1.0)
+            target_q = torch.min(self.target_qf1(next_state, next_action), self.target_qf2(next_state, next_action))
+            target_q = real["rewards"] + (1.0 - real["dones"]) * c.discount * target_q
+        critic_loss = F.mse_loss(self.qf1(state, action), target_q) + F.mse_loss(self.qf2(state, action), target_q)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        if self.total_it % c.policy_delay == 0:
+            pi = torch.tanh(self.actor(state))
+            q = self.qf1(state, pi)
+            lmbda = c.alpha / q.abs().mean().detach()
+            actor_loss = -lmbda * q.mean() + F.mse_loss(pi, action)
+            self.actor_optimizer.zero_grad()
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            soft_target_update(self.qf1, self.target_qf1, c.soft_target_update_rate)
+            soft_target_update(self.qf2, self.target_qf2, c.soft_target_update_rate)
+            soft_target_update(self.actor, self.actor_target, c.soft_target_update_rate)
+        return {"critic_loss": critic_loss.detach()}
+
+    @torch.no_grad()
+    def copy_from(self, agent) -> None:
+        self.generator.set_state(agent.rng.generators[0].get_state())
+        _copy_mlp(agent.policy.trunk, 0, self.actor)
+        _copy_mlp(agent.target_policy.trunk, 0, self.actor_target)
+        for j, (qf, target) in enumerate(((self.qf1, self.target_qf1), (self.qf2, self.target_qf2))):
+            _copy_mlp(agent.critic.net, j, qf.network)
+            _copy_mlp(agent.target_critic.net, j, target.network)
+
+
+class Encoder(nn.Module):
+    """PAR's encoders as the authors write them: ELU MLPs, AvgL1Norm on z_s."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden, z_dim: int):
+        super().__init__()
+
+        def elu_mlp(in_dim: int) -> nn.Sequential:
+            layers: list[nn.Module] = []
+            d = in_dim
+            for h in hidden:
+                layers += [nn.Linear(d, h), nn.ELU()]
+                d = h
+            return nn.Sequential(*layers, nn.Linear(d, z_dim))
+
+        self.zs_network, self.zsa_network = elu_mlp(obs_dim), elu_mlp(z_dim + act_dim)
+
+    def zs(self, state: torch.Tensor) -> torch.Tensor:
+        zs = self.zs_network(state)
+        return zs / zs.abs().mean(-1, keepdim=True).clamp(min=1e-8)
+
+    def zsa(self, zs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.zsa_network(torch.cat([zs, action], 1))
+
+
+class ReferencePAR(ReferenceSAC):
+    """The authors' online PAR.train (algo/PAR.py), the target buffer being the real dataset, on
+    SimpleSAC's policy and critics as gapbench's PAR uses them."""
+
+    def __init__(self, config, obs_dim, act_dim, seed, device="cpu"):
+        super().__init__(config, obs_dim, act_dim, seed, device)
+        c = self.c
+        self.encoder = Encoder(obs_dim, act_dim, tuple(c.encoder_hidden), c.encoder_dim).to(device)
+        self.encoder_target = copy.deepcopy(self.encoder)
+        self.encoder_optimizer = torch.optim.Adam(self.encoder.parameters(), lr=c.encoder_lr)
+        self.total_it = 0
+
+    def batch_sizes(self):
+        c = self.c
+        return {"real": c.real_batch_size + c.encoder_batch_size, "sim": c.sim_batch_size}
+
+    def train(self, real, sim):
+        c = self.c
+        self.total_it += 1
+        real_q, real_e = _take(real, 0, c.real_batch_size), _take(real, c.real_batch_size, len(real["rewards"]))
+        if self.total_it % c.encoder_update_period == 0:
+            with torch.no_grad():
+                next_zs = self.encoder.zs(real_e["next_observations"])
+            pred_zs = self.encoder.zsa(self.encoder.zs(real_e["observations"]), real_e["actions"])
+            encoder_loss = F.mse_loss(pred_zs, next_zs)
+            self.encoder_optimizer.zero_grad()
+            encoder_loss.backward()
+            self.encoder_optimizer.step()
+        with torch.no_grad():
+            next_src_zs = self.encoder_target.zs(sim["next_observations"])
+            pred_src_zs = self.encoder_target.zsa(self.encoder_target.zs(sim["observations"]), sim["actions"])
+            distance = ((pred_src_zs - next_src_zs) ** 2).mean(dim=-1)
+        batch = {k: torch.cat([sim[k], real_q[k]], 0) for k in sim}
+        rewards = torch.cat([sim["rewards"] - c.penalty_beta * distance, real_q["rewards"]], 0)
+        q_target = self.td_target(batch, rewards)
+        qf_loss = (F.mse_loss(self.qf1(batch["observations"], batch["actions"]), q_target)
+                   + F.mse_loss(self.qf2(batch["observations"], batch["actions"]), q_target))
+        self.qf_optimizer.zero_grad()
+        qf_loss.backward()
+        self.qf_optimizer.step()
+        if self.total_it % c.target_update_period == 0:
+            soft_target_update(self.qf1, self.target_qf1, c.soft_target_update_rate)
+            soft_target_update(self.qf2, self.target_qf2, c.soft_target_update_rate)
+            soft_target_update(self.encoder, self.encoder_target, c.soft_target_update_rate)
+        observations = batch["observations"]
+        new_actions, log_pi = self.policy(observations, self.generator)
+        alpha = self.alpha()
+        policy_loss = self.policy_loss(observations, alpha, new_actions, log_pi)
+        self.policy_optimizer.zero_grad()
+        policy_loss.backward()
+        self.policy_optimizer.step()
+        if c.use_automatic_entropy_tuning:
+            alpha_loss = self.alpha_loss(log_pi)
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+        return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach()}
+
+    @torch.no_grad()
+    def copy_from(self, agent) -> None:
+        super().copy_from(agent)
+        for mine, theirs in ((self.encoder, agent.encoder), (self.encoder_target, agent.target_encoder)):
+            _copy_mlp(theirs.state, 0, mine.zs_network)
+            _copy_mlp(theirs.state_action, 0, mine.zsa_network)
+
+
 def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int,
-                   noise_factor: np.ndarray | None = None, device: str = "cpu") -> ReferenceSAC:
-    """The reference update for a gapbench method name and its config."""
+                   noise_factor: np.ndarray | None = None, device: str = "cpu",
+                   state_moments: tuple[np.ndarray, np.ndarray] | None = None):
+    """The reference update for a gapbench method name and its config.
+
+    `noise_factor` is H2O's next-state noise factor; `state_moments` the (mean, std) by which
+    TD3+BC normalises states."""
     if name == "sac":
         return ReferenceSAC(config, obs_dim, act_dim, seed, device)
     if name == "cql":
@@ -458,7 +721,15 @@ def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int
         if noise_factor is None:
             raise ValueError("the H2O reference needs the next-state noise factor")
         return ReferenceH2O(config, obs_dim, act_dim, seed, noise_factor, device)
-    raise ValueError(f"no plain reference for {name!r}; references exist for sac, cql, darc, h2o")
+    if name == "iql":
+        return ReferenceIQL(config, obs_dim, act_dim, seed, device)
+    if name == "par":
+        return ReferencePAR(config, obs_dim, act_dim, seed, device)
+    if name == "td3+bc":
+        if state_moments is None:
+            raise ValueError("the TD3+BC reference needs the dataset's state mean and std")
+        return ReferenceTD3BC(config, obs_dim, act_dim, seed, device, *state_moments)
+    raise ValueError(f"no plain reference for {name!r}; references exist for {', '.join(REFERENCE_METHODS)}")
 
 
-REFERENCE_METHODS = ("sac", "cql", "darc", "h2o")
+REFERENCE_METHODS = ("sac", "cql", "darc", "h2o", "iql", "td3+bc", "par")
