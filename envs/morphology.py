@@ -123,10 +123,10 @@ def _first_hinge(model: mujoco.MjModel, body: int) -> int:
 
 def limb_for_geom(model: mujoco.MjModel, geom: str, kind: str) -> Limb:
     """A geom named directly: scaled about the hinge of its own body, the joint it swings on."""
-    pose_geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, geom)
-    if pose_geom < 0:
+    g = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, geom)
+    if g < 0:
         return Limb(geom, "")  # `_Pose.id` reports the missing geom with the valid names
-    hinge = _first_hinge(model, model.geom_bodyid[pose_geom])
+    hinge = _first_hinge(model, model.geom_bodyid[g])
     if hinge < 0:
         raise ValueError(f"gap {kind}: geom {geom!r} hangs on no hinge joint to scale it about; name a part")
     return Limb(geom, model.joint(hinge).name)

@@ -3,7 +3,8 @@
 Each kind must change transitions from the same state and action, leave envs made before and
 after it (and the installed asset file) untouched, survive reset, be deterministic per seed, and
 round-trip through its string. ODRL's named levels must resolve to the ranges in ODRL's XMLs,
-written here by hand from its assets (OffDynamicsRL/off-dynamics-rl at 34bba73).
+written here by hand from its assets (OffDynamicsRL/off-dynamics-rl at 34bba73); the morphology
+levels' geometry is checked the same way in test_gaps_morphology.py.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from gapbench.envs.gaps import ActionDelay, Actuator, Damping, Kinematic, Mass, 
 
 TASKS = ["halfcheetah", "hopper", "walker2d", "ant"]
 PART = {"halfcheetah": "foot", "hopper": "foot", "walker2d": "thigh", "ant": "ankle"}
-KINDS = ["kinematic:{part}:hard", "mass:2.0", "actuator:0.5", "damping:3.0", "action_delay:2", "obs_noise:0.1"]
-CASES = [(task, kind.format(part=PART[task])) for task in TASKS for kind in KINDS]
+LIMB = {"halfcheetah": "torso", "hopper": "foot", "walker2d": "leg", "ant": "alllegs"}  # ODRL morph parts
+KINDS = ["kinematic:{part}:hard", "morphology:{limb}:hard", "mass:2.0", "actuator:0.5", "damping:3.0",
+         "action_delay:2", "obs_noise:0.1"]
+CASES = [(task, kind.format(part=PART[task], limb=LIMB[task])) for task in TASKS for kind in KINDS]
 
 
 def visited_state(task: str, steps: int = 12, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -222,5 +225,5 @@ def test_obs_noise_leaves_the_physics_and_the_reward_alone():
 def test_measure_is_zero_for_none_and_positive_for_every_kind(task):
     assert envs.measure_gap(task, "none", samples=40).mean == 0.0
     for kind in KINDS:
-        gap = kind.format(part=PART[task])
+        gap = kind.format(part=PART[task], limb=LIMB[task])
         assert envs.measure_gap(task, gap, samples=40).mean > 0.0, gap
