@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ FORMATS = ("png", "pdf")
 BOOTSTRAP_SEED = 0  # the learning curves' 95% bands are bootstrapped; seeded so a rerun draws the same band
 N_BOOT = 1000
 SNAPSHOT_STAGES = 4
+TITLE_CHARS = 42  # a 3-inch panel's title line at the style's 10-point title size
 
 
 @contextlib.contextmanager
@@ -81,9 +83,11 @@ def learning_curves_figure(frame: pd.DataFrame, colors: dict[str, tuple]) -> Fig
                              n_boot=N_BOOT, seed=BOOTSTRAP_SEED, estimator="mean", ax=ax, legend=False)
             else:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(" / ".join(x for x in (task if len({t for t, _ in gaps}) > 1 else "",
-                                                dataset_name(dataset) if dataset else "",
-                                                gap_name(gap) if gap else "") if x))
+            title = " / ".join(x for x in (task if len({t for t, _ in gaps}) > 1 else "",
+                                           dataset_name(dataset) if dataset else "",
+                                           gap_name(gap) if gap else "") if x)
+            # A composed gap's name is long: wrapped to the panel's width, so titles never overlap.
+            ax.set_title(textwrap.fill(title, TITLE_CHARS, break_on_hyphens=False))
             ax.set_xlabel("Gradient updates")
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M
             ax.set_ylabel("Normalised score (D4RL)")

@@ -22,11 +22,12 @@ def test_known_folders_become_their_names_and_other_paths_lose_their_folders():
     text = ('File "/home/ana/src/gapbench/algos/h2o.py", line 3\n'
             "dataset /data/gapbench/datasets/halfcheetah-medium.hdf5 loaded; 4.0 m/s; eval/return/seed3\n"
             "checkpoint /home/ana/results/checkpoints/ab12-seeds0.pt; store /home/ana/results2/x; "
-            "/opt/site/lib/x.py")
+            "/opt/site/lib/x.py; /srv/job/.tox/quick/lib/python3.11/site-packages/gapbench/benchmark/cell")
     assert portable_text(text, KNOWN) == (
         'File "~/src/gapbench/algos/h2o.py", line 3\n'
         "dataset $GAPBENCH_DATA/datasets/halfcheetah-medium.hdf5 loaded; 4.0 m/s; eval/return/seed3\n"
-        "checkpoint checkpoints/ab12-seeds0.pt; store ~/results2/x; <elsewhere>/x.py")
+        "checkpoint checkpoints/ab12-seeds0.pt; store ~/results2/x; <elsewhere>/x.py; "
+        "<site-packages>/gapbench/benchmark/cell")
 
 
 def test_the_host_keeps_its_cpu_and_loses_its_name_and_the_repository_its_location():

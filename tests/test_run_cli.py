@@ -63,6 +63,24 @@ def test_grid_trains_each_cell_once_and_a_rerun_does_nothing(tmp_path):
     assert len(stored_runs(results)) == 5
 
 
+
+def test_every_locomotion_task_runs_its_data_grid_and_table_through_the_cli(tmp_path):
+    """ODRL's four tasks end to end: D4RL-style data generated for each (tiny), H2O and CQL trained
+    against a composed gap that every task has, and one Table 1 row per task with finite scores."""
+    results, tasks = tmp_path / "results", ("hopper", "walker2d", "ant")
+    sweep(results, "--methods", "h2o,cql", "--tasks", ",".join(tasks), "--gaps", "gravity:0.5+action_delay:1")
+    runs = stored_runs(results)
+    assert sorted((r["config"]["task"], r["config"]["method"]) for r in runs) == sorted(
+        (t, m) for t in tasks for m in ("h2o", "cql"))
+    assert all(r["status"] == "COMPLETED" and np.isfinite(r["result"]["final_return"]).all() for r in runs)
+    for run in runs:  # each task's own data, generated with its own recipe
+        assert Path(run["config"]["data"]["path"]).name.startswith(f"{run['config']['task']}-medium-replay-")
+    run_cli("tables", "--results", str(results), "--format", "md", check=True)
+    table = (results / "tables" / "table1.md").read_text()
+    body = [line for line in table.splitlines() if line.startswith("| ") and "Task" not in line]
+    assert sorted(line.split("|")[1].strip() for line in body) == sorted(tasks), table
+    assert "nan" not in table.lower()
+
 @pytest.mark.parametrize("args, expected", [
     (["--methods", "h2o,dark"], "unknown method 'dark'; valid methods: "),
     (["--methods", "h2o", "--gaps", "gravity:two"], "'two' is not a number"),

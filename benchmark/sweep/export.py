@@ -27,8 +27,6 @@ from gapbench.benchmark.cell.status import COMPLETED, ENDED_BADLY
 from gapbench.benchmark.errors import UserError
 from gapbench.benchmark.sweep.completed import runs_dir
 
-# What a run folder holds besides its artifacts; checkpoints, locks and logs live outside runs/.
-RUN_FILES = ("config.json", "run.json", "info.json", "metrics.json", "cout.txt")
 # run.json's host: what says which machine kind produced a result, without naming the machine.
 HOST_KEPT = ("cpu", "os", "python_version", "gpus")
 # An absolute path no known root covers: a slash at the start of a word, then a folder.
@@ -63,7 +61,16 @@ def roots(store: Path) -> list[tuple[str, str]]:
 def portable_text(text: str, known: list[tuple[str, str]]) -> str:
     for path, name in known:
         text = re.sub(re.escape(path) + r"(?=/|\b|$)", lambda _m: name, text)
-    return STRAY_PATH.sub(lambda m: f"<elsewhere>/{m.group(1)}", text)
+    return STRAY_PATH.sub(_stray, text)
+
+
+def _stray(match: re.Match) -> str:
+    """A path in another environment (the tox env that ran the job, say): what is inside its
+    site-packages is still worth reading, the folders around it are not."""
+    path = match.group(0)
+    if "/site-packages/" in path:
+        return "<site-packages>/" + path.split("/site-packages/", 1)[1]
+    return f"<elsewhere>/{match.group(1)}"
 
 
 def portable_json(value: Any, known: list[tuple[str, str]]) -> Any:
