@@ -13,6 +13,7 @@ from gapbench.envs import PAPER_GAPS
 
 TABLE1_METHODS = tuple(m.name for m in methods() if m.role == "baseline")  # the paper's order
 ABLATIONS = ("h2o", *(m.name for m in methods() if m.role == "ablation"), "cql", "sac")  # Table 2's rows
+FIELD_METHODS = tuple(m.name for m in methods() if m.role == "field")  # the newer baselines (IQL, TD3+BC, ...)
 PAPER_DATASETS = ("medium", "medium-replay", "medium-expert")
 FIVE_SEEDS = (0, 1, 2, 3, 4)
 FIGURE3_GAP = "velocity_offset:0.1"
@@ -22,7 +23,10 @@ FIGURE3_GAP = "velocity_offset:0.1"
 # (DARC+ adds a real half-batch, the ablations drop terms). Used only for time estimates; a method
 # not listed is assumed to cost like H2O, and the estimate says so.
 MS_PER_UPDATE = {"sac": 13.6, "cql": 128.0, "darc": 24.0, "darc+": 27.0, "h2o": 29.0, "h2o-a": 27.0,
-                 "h2o-dr": 29.0, "h2o-a-dr": 27.0, "h2o-reg": 24.0, "h2o-reg-dr": 24.0, "bc": 3.0}
+                 "h2o-dr": 29.0, "h2o-a-dr": 27.0, "h2o-reg": 24.0, "h2o-reg-dr": 24.0, "bc": 3.0,
+                 # the field's baselines: SAC's 13.6 scaled by their update rates against SAC's in the
+                 # same `gapbench perf` runs (two runs, the machine loaded about two-fold; provisional)
+                 "iql": 12.5, "td3+bc": 9.0, "par": 17.0}
 # The same with the quick preset's small networks (QUICK_HIDDEN) on the 4-dimensional robot: the
 # wall time between evaluations of the 5,000-update quick job on the idle 2-core AMD EPYC
 # (results/reference/quick-5000/), so each figure includes its sim steps and evaluations.
@@ -101,10 +105,15 @@ def presets() -> dict[str, Preset]:
     """Built on demand, so a method registered after import (a new baseline) joins the smoke grid."""
     table1 = _paper(TABLE1_METHODS, PAPER_DATASETS, PAPER_GAPS)
     table2 = _paper(ABLATIONS, ("medium-replay",), ("gravity:2.0",))
+    # The field's newer baselines beside the paper's five, on the paper's cells and budget. The offline
+    # ones train once per dataset (their cells have no gap), so they add 3 cells each, not 9.
+    field = _paper(TABLE1_METHODS + FIELD_METHODS, PAPER_DATASETS, PAPER_GAPS)
     figure3 = Grid(("h2o",), ("halfcheetah",), ("medium-replay",), (FIGURE3_GAP,), (0,), 1_000_000,
                    train={"diagnostics_every": 200_000})
     return {p.name: p for p in (
         Preset("paper-table1", "Table 1: 5 methods x 3 datasets x 3 gaps x 5 seeds x 1M updates", (table1,)),
+        Preset("field-table1", f"Table 1 with the field's newer baselines ({', '.join(FIELD_METHODS)}) beside "
+               "the paper's 5 methods: 3 datasets x 3 gaps x 5 seeds x 1M updates", (field,)),
         Preset("paper-table2", "Table 2: H2O, its 5 ablations, CQL and SAC; medium-replay, gravity x2, 5 seeds",
                (table2,)),
         Preset("paper-figure3", f"Figure 3: H2O on {FIGURE3_GAP} saving u(s,a) and Q snapshots", (figure3,)),
