@@ -134,7 +134,7 @@ class TD3BC(Agent):
         """-lambda * mean Q_1(s, pi(s)) + mean (pi(s) - a)^2 per member, lambda = alpha / mean |Q_1| (no gradient)."""
         pi = self.policy(obs)
         with frozen(self.critic):  # the actor gets dQ/da, the critic no weight gradient
-            q_pi = self.critic(obs, pi)[:, 0]  # Q_1 only, as the authors' critic.Q1
+            q_pi = self.critic.first(obs, pi)  # Q_1 only, as the authors' critic.Q1
         lam = self.config.alpha / q_pi.detach().abs().mean(-1)  # [K]
         bc = (pi - data_action).square().mean((1, 2))  # F.mse_loss: the mean over rows and action dims
         loss = -lam * q_pi.mean(-1) + bc

@@ -76,6 +76,13 @@ def test_lambda_is_alpha_over_the_mean_absolute_q_and_carries_no_gradient():
     assert all(g is None for g in torch.autograd.grad(loss.sum(), list(agent.critic.parameters()), allow_unused=True))
 
 
+def test_the_first_critic_alone_is_the_twin_critic_s_first_row():
+    agent = make("td3+bc", seeds=(0, 1, 2))
+    obs, act = torch.randn(3, 9, 3), torch.rand(3, 9, 2) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(agent.critic.first(obs, act), agent.critic(obs, act)[:, 0], rtol=1e-6, atol=1e-7)
+
+
 def test_target_policy_smoothing_noise_is_clipped_before_it_is_added():
     agent = make("td3+bc", seeds=(0, 1), policy_noise=2.0, noise_clip=0.3)
     replay = PopulationRNG([0, 1], "agent")

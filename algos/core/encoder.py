@@ -40,7 +40,8 @@ class StateActionEncoder(nn.Module):
 
     def deviation(self, obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """mean_j (z_sa(s, a) - z_s(s'))_j^2 per transition [K, N]: PAR's representation mismatch."""
-        return (self.zsa(self.zs(obs), action) - self.zs(next_obs)).square().mean(-1)
+        zs, next_zs = self.zs(torch.cat([obs, next_obs], dim=1)).split(obs.shape[1], dim=1)  # one call for both
+        return (self.zsa(zs, action) - next_zs).square().mean(-1)
 
     def loss(self, obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """The encoders' loss per member [K]: the mean squared error of g(f(s), a) against a fixed f(s')."""
