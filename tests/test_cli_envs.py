@@ -38,6 +38,9 @@ def test_list_gaps_shows_odrl_levels_per_task():
     out = run_cli("list", "gaps", check=True).stdout
     assert "hopper       foot (foot_joint); leg (leg_joint)" in out and "hard = 0.2x" in out
     assert "action_delay:<steps>" in out and "wheel_legged_sim:" in out
+    morph = out[out.index("ODRL's morphology levels"):].splitlines()[1:5]
+    assert [line.split()[0] for line in morph] == ["halfcheetah", "hopper", "walker2d", "ant"]
+    assert "torso (torso_geom: length 1.2/1.6/2x, radius 1.5/2/2.5x)" in morph[1]  # hopper_morph_torso_*.xml
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -242,6 +242,45 @@ def test_datasets_make_rejects_a_medium_level_outside_the_score_range(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_paper_presets_take_the_authors_code_settings_and_the_papers_text_stays_runnable(tmp_path):
+    """docs/fidelity.md, "Which settings the paper presets use": the paper's numbers came from the
+    authors' code, so the paper presets use its padded-std u(s,a) and joint-noise cost on the
+    executed action; `--with` and `--gaps` give the paper's text back, and the two never share a run."""
+    from gapbench.benchmark.sweep.presets import presets
+
+    available = presets()
+    (table1,) = available["paper-table1"].grids
+    assert table1.gaps == ("gravity:2.0", "friction:0.3", "joint_noise:1.0:executed")
+    assert {m for m, overrides in table1.algo.items() if overrides == {"next_state_noise": "padded_buffer_std"}} \
+        == {"h2o"}  # the only Table 1 method with that field
+    assert available["quick"].grids[0].algo["h2o"] == {"hidden": [64, 64]}  # other presets: the paper's text
+    listing = run_cli("list", "presets", check=True).stdout
+    for name in ("paper-table1", "paper-table2", "paper-figure3"):
+        description = listing[listing.index(name):].splitlines()[1]
+        assert "the authors' code settings" in description or "the authors' padded-std u(s,a)" in description
+
+    tiny = ["--preset", "paper-table2", "--methods", "h2o", "--seeds", "0", "--steps", "50", *TINY_DATA, *TINY_TRAIN,
+            "--results", str(tmp_path / "results")]
+    run_cli("run", *tiny, check=True)
+    run_cli("run", *tiny, "--with", "next_state_noise=dataset_cov", check=True)
+    runs = stored_runs(tmp_path / "results")
+    assert sorted(r["config"]["algo"]["next_state_noise"] for r in runs) == ["dataset_cov", "padded_buffer_std"]
+    assert len({r["info"]["identity"] for r in runs}) == 2
+
+def test_the_odrl_preset_covers_every_odrl_shift_of_the_four_tasks_with_an_estimate():
+    """Per task: SAC(sim) once per gap, CQL(real) once (it ignores the gap), DARC, DARC+ and H2O once
+    per gap; ODRL's 4 gravity + 4 friction levels and 2 kinematic + 2 morphology parts x 3 levels."""
+    from gapbench.benchmark.sweep.presets import presets
+
+    odrl = presets()["odrl"]
+    assert [g.tasks for g in odrl.grids] == [("halfcheetah",), ("hopper",), ("walker2d",), ("ant",)]
+    per_task = 4 + 4 + 2 * 3 + 2 * 3
+    assert all(len(g.gaps) == per_task and {"kinematic:foot:hard", "morphology:torso:easy"} & set(g.gaps)
+               for g in odrl.grids[:3])
+    assert odrl.runs() == 4 * 5 * (per_task + 1 + 3 * per_task) == 1620
+    listing = run_cli("list", "presets", check=True).stdout
+    assert "odrl           1620 runs, about" in listing and " days on 2 workers here" in listing
+
 def test_list_presets_gives_sizes_and_time_estimates():
     out = run_cli("list", "presets", check=True).stdout
     assert "paper-table1    165 runs" in out and "paper-table2     40 runs" in out

@@ -28,7 +28,7 @@ ACTIONS = np.random.default_rng(0).uniform(-1, 1, size=(40, 2)).astype(np.float3
 
 
 def parse(text: str) -> list:
-    return list(envs.parse_gap(text).parts)
+    return list(envs.parse_gap(text).parts())
 
 
 def make_wheel_legged(task: str, gaps=(), seed: int | None = None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gapbench import envs
 from gapbench.envs.gaps import gap_aliases, gap_kinds
-from gapbench.envs.odrl_levels import KINEMATIC_LEVELS, KINEMATIC_PARTS
+from gapbench.envs.odrl_levels import KINEMATIC_LEVELS, KINEMATIC_PARTS, MORPHOLOGY_PARTS, morphology_parts_text
 
 
 def register(sub) -> None:
@@ -34,6 +34,10 @@ def list_gaps() -> int:
     for task, parts in KINEMATIC_PARTS.items():
         named = "; ".join(f"{part} ({', '.join(joints)})" for part, joints in parts.items())
         print(f"  {task:12s} {named}")
+    print("ODRL's morphology levels (morphology:<part>:<easy|medium|hard>, the limbs' length and radius "
+          "factors read from ODRL's files), per task:")
+    for task in MORPHOLOGY_PARTS:
+        print(f"  {task:12s} {morphology_parts_text(task)}")
     print("ODRL's gravity and friction levels 0.1, 0.5, 2.0, 5.0 are gravity:<s> and friction:<s>; "
           "docs/odrl-shifts.md maps every ODRL environment")
     return 0
