@@ -15,7 +15,8 @@ def register(sub) -> None:
         "full-size D4RL file. Prints median [min-max] per measure and a table of targets with PASS/FAIL. "
         "See docs/performance.md.")
     parser.add_argument("--methods", default="sac,cql,darc,h2o",
-                        help="comma-separated, from sac, cql, darc, h2o (default: all four)")
+                        help="comma-separated methods that have a plain reference (`gapbench perf --methods x` "
+                        "lists them; default: sac, cql, darc, h2o)")
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="timed seconds per configuration, split into --blocks blocks (default 10)")
     parser.add_argument("--population", default="1,5,10",
