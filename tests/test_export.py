@@ -84,7 +84,8 @@ def test_an_exported_store_names_nothing_local_and_reads_and_resumes_as_the_orig
     assert said[export] == said[results_store] and " 0 missing" in said[export], said
     rerun = run_cli("run", *grid, "--population", "2", "--results", str(export), env=env, check=True)
     assert "nothing to do" in rerun.stdout + rerun.stderr
-    assert sorted(p.name for p in (export / "runs").iterdir()) == sorted(p.name for p in (results_store / "runs").iterdir())
+    assert sorted(p.name for p in (export / "runs").iterdir()) == sorted(p.name for p in original_runs)
+    assert (results_store / "runs" / "_sources").is_dir() and not (export / "runs" / "_sources").exists()
 
 
 def test_in_place_export_rewrites_ended_runs_and_leaves_a_running_one_alone(results_store, tmp_path):

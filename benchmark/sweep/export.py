@@ -6,6 +6,7 @@ tracebacks and captured output. Another machine needs none of them. A run's iden
 (cell/identity.py) leaves them out, so `gapbench run` resumes from an export as from the original
 store, and `status`, `tables` and `plots` read it as they read any store.
 
+Sacred's `_sources/` copies of the code stay behind: each run records the commit it ran.
 Only runs that ended are exported: COMPLETED ones and those that ended badly with their reasons,
 which are results too. A running run is left alone (in place, untouched; into a new folder, not
 copied), and checkpoints never travel, so the next `run` on the export trains an unfinished run
@@ -108,9 +109,10 @@ def export(store: Path, dest: Path | None = None) -> ExportSummary:
     known = roots(Path(store))
     exported, skipped, written = 0, {}, []
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-        if folder.name.startswith("_"):  # Sacred's copies of the experiment's source files
-            if not in_place:
-                shutil.copytree(folder, target / folder.name)
+        if folder.name.startswith("_"):
+            # Sacred's copies of the experiment's source files (`_sources/`): each run's
+            # `experiment.repositories` names the commit they come from, so an export does not
+            # carry a second copy of the code (and .gitignore keeps an in-place one out of git).
             continue
         try:
             run = json.loads((folder / "run.json").read_text())

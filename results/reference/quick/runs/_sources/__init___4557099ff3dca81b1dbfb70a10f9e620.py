@@ -1,1 +1,0 @@
-"""One cell (method, task, dataset, gap) and its seeds as one Sacred run."""
