@@ -26,7 +26,7 @@ import torch
 from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam, cosine_decay
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
-from gapbench.algos.core.critic import StateValue, TwinQ, soft_update
+from gapbench.algos.core.critic import StateValue, TwinQ, expectile_loss, soft_update
 from gapbench.algos.core.policy import GaussianPolicy
 from gapbench.algos.registry import register
 
@@ -56,12 +56,6 @@ class IQLConfig:
     # 1000 / (max - min episode return of the dataset); None does that from AgentSpec.real_stats,
     # which needs the training loop to pass the rewards (docs/fidelity.md); 1.0 leaves them as logged.
     reward_scale: float | None = ranged(1.0, gt=0)
-
-
-def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
-    """L_2^tau(u) = |tau - 1(u < 0)| * u^2, elementwise, for u = Q - V."""
-    weight = torch.where(diff > 0, expectile, 1.0 - expectile)
-    return weight * diff.square()
 
 
 class IQL(Agent):

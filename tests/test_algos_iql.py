@@ -15,7 +15,8 @@ from torch.distributions import Normal
 
 from gapbench.algos import AgentSpec, RealDataStats, get_method
 from gapbench.algos.core.agent import return_range
-from gapbench.algos.iql import IQL, expectile_loss
+from gapbench.algos.core.critic import expectile_loss
+from gapbench.algos.iql import IQL
 from tests.algos_support import batch_rows, feed, make, spec, to_batch, transitions
 
 

@@ -72,6 +72,13 @@ class StateValue(nn.Module):
         return self.net(obs).squeeze(-1)
 
 
+def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
+    """L_2^tau(u) = |tau - 1(u < 0)| * u^2, elementwise, for u = Q - V: the expectile regression that
+    fits a StateValue in IQL and H2O+ (tau = 1/2 gives half the squared error, V the mean of Q)."""
+    weight = torch.where(diff > 0, expectile, 1.0 - expectile)
+    return weight * diff.square()
+
+
 @torch.no_grad()
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """target <- (1 - tau) target + tau online, in one fused call."""
