@@ -24,7 +24,8 @@ PARAMETER_GROUPS = {"bc": {"policy"}, "sac": _ACTOR_CRITIC, "cql": _ACTOR_CRITIC
                     **{name: _ACTOR_CRITIC | {"classifiers"} for name in CLASSIFIER_METHODS},
                     "iql": {"policy", "critic", "target_critic", "value"},
                     "td3+bc": {"policy", "critic", "target_critic", "target_policy"},
-                    "par": {"policy", "critic", "target_critic", "encoder", "target_encoder"}}  # alpha is fixed
+                    "par": {"policy", "critic", "target_critic", "encoder", "target_encoder"},  # alpha is fixed
+                    "h2o+": _ACTOR_CRITIC | {"classifiers", "value"}}
 OFFLINE = {"cql", "bc", "iql", "td3+bc"}  # the real dataset only
 # Methods whose target critic moves every `target_update_period` updates (TD3+BC's move with its
 # delayed actor instead: tests/test_algos_td3_bc.py).
