@@ -24,7 +24,8 @@ H2O_FAMILY = [m.name for m in algos.methods() if m.agent is algos.get_method("h2
 # Small values for whichever of these fields a method's config has.
 _TINY = {"hidden": (16, 16), "batch_size": 6, "real_batch_size": 5, "sim_batch_size": 7,
          "classifier_batch_size": 4, "n_actions": 3, "n_next_state_samples": 4,
-         "encoder_hidden": (16, 16), "encoder_dim": 8, "encoder_batch_size": 4, "encoder_update_period": 3}
+         "encoder_hidden": (16, 16), "encoder_dim": 8, "encoder_batch_size": 4, "encoder_update_period": 3,
+         "model_hidden": (16, 16), "model_weight_decay": (2.5e-5, 5e-5, 1e-4), "model_batch_size": 4}
 
 
 def real_observations(n: int = 400, seed: int = 123) -> np.ndarray:

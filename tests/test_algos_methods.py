@@ -25,7 +25,8 @@ PARAMETER_GROUPS = {"bc": {"policy"}, "sac": _ACTOR_CRITIC, "cql": _ACTOR_CRITIC
                     "iql": {"policy", "critic", "target_critic", "value"},
                     "td3+bc": {"policy", "critic", "target_critic", "target_policy"},
                     "par": {"policy", "critic", "target_critic", "encoder", "target_encoder"},  # alpha is fixed
-                    "h2o+": _ACTOR_CRITIC | {"classifiers", "value"}}
+                    "h2o+": _ACTOR_CRITIC | {"classifiers", "value"},
+                    "vgdf": {"policy", "critic", "target_critic", "optimistic_policy", "dynamics"}}  # alpha is fixed
 OFFLINE = {"cql", "bc", "iql", "td3+bc"}  # the real dataset only
 # Methods whose target critic moves every `target_update_period` updates (TD3+BC's move with its
 # delayed actor instead: tests/test_algos_td3_bc.py).
@@ -34,10 +35,10 @@ PERIODIC_TARGETS = [n for n in METHOD_NAMES
 
 
 def test_all_ten_methods_the_worked_example_and_the_field_s_baselines_are_registered():
-    assert {"sac", "cql", "darc", "darc+", "bc", "iql", "td3+bc", "par", *H2O_FAMILY} <= set(METHOD_NAMES)
+    assert {"sac", "cql", "darc", "darc+", "bc", "iql", "td3+bc", "par", "vgdf", *H2O_FAMILY} <= set(METHOD_NAMES)
     sources = {name: make(name).sources for name in METHOD_NAMES}
     assert sources["sac"] == {"sim"} and all(sources[name] == {"real"} for name in OFFLINE)
-    assert all(sources[name] == {"real", "sim"} for name in (*CLASSIFIER_METHODS, "par"))
+    assert all(sources[name] == {"real", "sim"} for name in (*CLASSIFIER_METHODS, "par", "vgdf"))
     for name, agent_sources in sources.items():  # the runner draws exactly the sources a method declares
         assert set(make(name).batch_sizes()) == agent_sources, name
 

@@ -55,11 +55,12 @@ class BatchedLinear(nn.Module):
                 self.bias[e].zero_()
 
 
-_ACTIVATIONS = {"relu": torch.relu_, "elu": torch.nn.functional.elu_}
+_ACTIVATIONS = {"relu": torch.relu_, "elu": torch.nn.functional.elu_,
+                "swish": lambda x: torch.nn.functional.silu(x, inplace=True)}  # x * sigmoid(x), MBPO's dynamics
 
 
 class MLP(nn.Module):
-    """ReLU (or ELU) MLP over E members. ``copies`` networks per population member share its RNG stream."""
+    """ReLU (or ELU, or Swish) MLP over E members. ``copies`` networks per population member share its RNG stream."""
 
     def __init__(self, members: int, sizes: Sequence[int], copies: int = 1, activation: str = "relu"):
         super().__init__()
