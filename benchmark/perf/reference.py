@@ -1,5 +1,5 @@
-"""Plain one-seed updates, written the way the authors' code (SimpleSAC, H2O, H2Oplus; IQL's learner;
-TD3_BC.py; PAR.py) writes them.
+"""Plain one-seed updates, written the way the authors' code (SimpleSAC, H2O, H2Oplus and its H2O+;
+IQL's learner; TD3_BC.py; PAR.py) writes them.
 
 `gapbench perf` times gapbench's update against these. They compute the same losses from the same
 hyper-parameters, with none of gapbench's engineering:
@@ -704,6 +704,119 @@ class ReferencePAR(ReferenceSAC):
             _copy_mlp(theirs.state_action, 0, mine.zsa_network)
 
 
+class ReferenceH2OPlus(ReferenceSAC):
+    """The authors' H2OPLUS.train (H2Oplus `SimpleSAC/h2oplus.py`, discriminator ratio, fixed lambda):
+    a separate V network and Adam; the optional AWR warm-up; the steps alpha, V, pi, Q, then the targets."""
+
+    def __init__(self, config, obs_dim, act_dim, seed, device="cpu"):
+        super().__init__(config, obs_dim, act_dim, seed, device)
+        c = self.c
+        self.classifiers = _Classifiers(c, obs_dim, act_dim, self.generator, device)
+        self.vf = fully_connected(obs_dim, 1, tuple(c.hidden)).to(device)
+        self.vf_optimizer = torch.optim.Adam(self.vf.parameters(), c.value_lr)
+
+    def batch_sizes(self):
+        c = self.c
+        return {"real": c.real_batch_size + c.classifier_batch_size,
+                "sim": c.sim_batch_size + c.classifier_batch_size}
+
+    def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """SimpleSAC's TanhGaussianPolicy.log_prob: a TransformedDistribution on actions clipped to +-(1 - 1e-6)."""
+        policy = self.policy
+        mean, log_std = torch.split(policy.base_network(observations), self.act_dim, dim=-1)
+        log_std = torch.clamp(policy.log_std_multiplier() * log_std + policy.log_std_offset(), -20.0, 2.0)
+        distribution = torch.distributions.TransformedDistribution(
+            torch.distributions.Normal(mean, torch.exp(log_std)), torch.distributions.transforms.TanhTransform(cache_size=1))
+        return torch.sum(distribution.log_prob(torch.clamp(actions, -1 + 1e-6, 1 - 1e-6)), dim=-1)
+
+    def train(self, real, sim):
+        c = self.c
+        br, bs = c.real_batch_size, c.sim_batch_size
+        real_q, real_d = _take(real, 0, br), _take(real, br, len(real["rewards"]))
+        sim_q, sim_d = _take(sim, 0, bs), _take(sim, bs, len(sim["rewards"]))
+        observations, actions = real_q["observations"], real_q["actions"]
+        alpha_loss = None
+        if self.total_steps < c.warmup_steps:  # the AWR pretraining on real data
+            with torch.no_grad():
+                real_q_min = torch.min(self.qf1(observations, actions), self.qf2(observations, actions))
+                exp_weight = torch.exp((real_q_min - self.vf(observations).squeeze(-1)) * c.advantage_beta)
+                exp_weight = torch.clamp(exp_weight, max=c.max_weight)
+            policy_loss = -(exp_weight * self.log_prob(observations, actions)).mean()
+            with torch.no_grad():
+                real_td_target = real_q["rewards"] + (1.0 - real_q["dones"]) * c.discount * self.vf(
+                    real_q["next_observations"]).squeeze(-1)
+            qf_loss = (F.mse_loss(self.qf1(observations, actions), real_td_target)
+                       + F.mse_loss(self.qf2(observations, actions), real_td_target))
+        else:
+            self.classifiers.train(real_d, sim_d)
+            with torch.no_grad():
+                log_ratio = self.classifiers.log_ratio(sim_q["observations"], sim_q["actions"],
+                                                       sim_q["next_observations"])
+            if c.dynamics_ratio_weight:
+                sqrt_real_sim_ratio = torch.clamp(log_ratio.exp(), *c.dynamics_ratio_clip).sqrt()
+            else:
+                sqrt_real_sim_ratio = torch.ones_like(log_ratio)
+            # exploration backups (entropy inside as configured), then the exploitation backups
+            real_explore_td_target = self.td_target(real_q, real_q["rewards"])
+            sim_explore_td_target = self.td_target(sim_q, sim_q["rewards"])
+            with torch.no_grad():
+                real_next_vf_pred = self.vf(real_q["next_observations"]).squeeze(-1)
+                sim_next_vf_pred = self.vf(sim_q["next_observations"]).squeeze(-1)
+            real_exploit_td_target = real_q["rewards"] + (1.0 - real_q["dones"]) * c.discount * real_next_vf_pred
+            sim_exploit_td_target = sim_q["rewards"] + (1.0 - sim_q["dones"]) * c.discount * sim_next_vf_pred
+            lam = c.exploit_coeff
+            if c.real_blended_target:
+                real_td_target = lam * real_exploit_td_target + (1 - lam) * real_explore_td_target
+            else:
+                real_td_target = real_exploit_td_target
+            if c.sim_blended_target:
+                sim_td_target = lam * sim_exploit_td_target + (1 - lam) * sim_explore_td_target
+            else:
+                sim_td_target = sim_explore_td_target
+            df_observations = torch.cat([observations, sim_q["observations"]], dim=0)
+            new_actions, log_pi = self.policy(df_observations, self.generator)
+            alpha = self.alpha()
+            alpha_loss = self.alpha_loss(log_pi)
+            policy_loss = self.policy_loss(df_observations, alpha, new_actions, log_pi)
+            real_q1_pred, real_q2_pred = self.qf1(observations, actions), self.qf2(observations, actions)
+            sim_q1_pred = self.qf1(sim_q["observations"], sim_q["actions"])
+            sim_q2_pred = self.qf2(sim_q["observations"], sim_q["actions"])
+            qf_loss = (F.mse_loss(real_q1_pred, real_td_target)
+                       + F.mse_loss(sqrt_real_sim_ratio * sim_q1_pred, sqrt_real_sim_ratio * sim_td_target)
+                       + F.mse_loss(real_q2_pred, real_td_target)
+                       + F.mse_loss(sqrt_real_sim_ratio * sim_q2_pred, sqrt_real_sim_ratio * sim_td_target))
+            if c.use_automatic_entropy_tuning:
+                self.alpha_optimizer.zero_grad()
+                alpha_loss.backward()
+                self.alpha_optimizer.step()
+        # V on the real data: the authors' "quantile" weights on the squared error to the target critics' min
+        with torch.no_grad():
+            real_qf_target_pred = torch.min(self.target_qf1(observations, actions), self.target_qf2(observations, actions))
+        real_vf_error = real_qf_target_pred - self.vf(observations).squeeze(-1)
+        vf_sign = (real_vf_error < 0).float()
+        vf_weight = (1 - vf_sign) * c.expectile + vf_sign * (1 - c.expectile)
+        vf_loss = (vf_weight * real_vf_error ** 2).mean()
+        self.vf_optimizer.zero_grad()
+        vf_loss.backward()
+        self.vf_optimizer.step()
+        self.policy_optimizer.zero_grad()
+        policy_loss.backward()
+        self.policy_optimizer.step()
+        self.qf_optimizer.zero_grad()
+        qf_loss.backward()
+        self.qf_optimizer.step()
+        self.total_steps += 1
+        if self.total_steps % c.target_update_period == 0:
+            soft_target_update(self.qf1, self.target_qf1, c.soft_target_update_rate)
+            soft_target_update(self.qf2, self.target_qf2, c.soft_target_update_rate)
+        return {"policy_loss": policy_loss.detach(), "qf_loss": qf_loss.detach(), "vf_loss": vf_loss.detach()}
+
+    @torch.no_grad()
+    def copy_from(self, agent) -> None:
+        super().copy_from(agent)
+        _copy_mlp(agent.value.net, 0, self.vf)
+
+
 def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int,
                    noise_factor: np.ndarray | None = None, device: str = "cpu",
                    state_moments: tuple[np.ndarray, np.ndarray] | None = None):
@@ -725,6 +838,8 @@ def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int
         return ReferenceIQL(config, obs_dim, act_dim, seed, device)
     if name == "par":
         return ReferencePAR(config, obs_dim, act_dim, seed, device)
+    if name == "h2o+":
+        return ReferenceH2OPlus(config, obs_dim, act_dim, seed, device)
     if name == "td3+bc":
         if state_moments is None:
             raise ValueError("the TD3+BC reference needs the dataset's state mean and std")
@@ -732,4 +847,4 @@ def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int
     raise ValueError(f"no plain reference for {name!r}; references exist for {', '.join(REFERENCE_METHODS)}")
 
 
-REFERENCE_METHODS = ("sac", "cql", "darc", "h2o", "iql", "td3+bc", "par")
+REFERENCE_METHODS = ("sac", "cql", "darc", "h2o", "iql", "td3+bc", "par", "h2o+")
