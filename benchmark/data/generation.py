@@ -129,6 +129,41 @@ def work_dir(task: str, recipe: Recipe) -> Path:
     return envs.generated_path(task, "generation", recipe.tag).with_suffix("")
 
 
+def adopt_work(task: str, recipe: Recipe, source: Path) -> int:
+    """Seed this recipe's work folder from a copy of one, so a generation goes on on another machine.
+
+    A full-size generation is about 5 hours of one core, longer than a session on a machine that may
+    not be kept, so a copy of its work folder (the SAC checkpoint, and the medium pick once made) is
+    committed and resumed from. `source` must be the work folder of this very task and recipe (its
+    name says so). The further of the local and the copied checkpoint is kept; a copied medium pick
+    is refused unless its medium and medium-replay files are in the local cache, since a generation
+    past its pick never writes them again. Returns the update the generation will resume from.
+    """
+    work = work_dir(task, recipe)
+    if source.name != work.name:
+        raise ValueError(f"--resume-from {source}: that is the work folder of another task or recipe; "
+                         f"this one's is named {work.name}")
+    copied = source / "checkpoint.pt"
+    if not copied.is_file():
+        raise ValueError(f"--resume-from {source}: no checkpoint.pt in it")
+    if (source / "medium-pick.pt").is_file() and not all(
+            envs.generated_path(task, kind, recipe.tag).is_file() for kind in ("medium", "medium-replay")):
+        raise ValueError(f"--resume-from {source}: it is past its medium pick, but this cache has no medium "
+                         "and medium-replay files of the recipe, which a resumed generation would never write")
+    step = _checkpoint_step(copied)
+    local = work / "checkpoint.pt"
+    if local.is_file() and _checkpoint_step(local) >= step:
+        return _checkpoint_step(local)
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(source, work)
+    return step
+
+
+def _checkpoint_step(path: Path) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+
 def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
     """Train SAC in the real env and write all four D4RL-style datasets of the recipe.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gapbench import envs
 from gapbench.envs.d4rl_file import read_d4rl_arrays
 
@@ -34,6 +36,9 @@ def register(sub) -> None:
     make.add_argument("--kind", default="medium", choices=envs.GENERATED_KINDS)
     _recipe_arguments(make)
     make.add_argument("--force", action="store_true", help="regenerate even if the cache has these files")
+    make.add_argument("--resume-from", type=Path, default=None, metavar="DIR",
+                      help="a copy of this recipe's work folder (e.g. results/reference/datasets/generation/...): "
+                      "the generation resumes from its checkpoint instead of update 0, unless the cache's own is further")
     make.set_defaults(handler=run_make)
     table = ds_sub.add_parser(
         "table",
@@ -68,6 +73,7 @@ def _recipe(args):
 
 def run_make(args) -> int:
     from gapbench.benchmark.data import generation
+    from gapbench.benchmark.errors import UserError
     from gapbench.benchmark.sweep.runner import generation_progress
 
     task = parse_task_arg(args.task)
@@ -77,6 +83,12 @@ def run_make(args) -> int:
         if path.is_file() and not args.force:
             print(f"already generated: {path} (use --force to make it again)")
         else:
+            if args.resume_from is not None:
+                try:
+                    start = generation.adopt_work(task, recipe, args.resume_from)
+                except ValueError as error:
+                    raise UserError(str(error)) from None
+                print(f"resuming the generation from SAC update {start}")
             print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag})")
             paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget))
             for kind, p in paths.items():
