@@ -11,7 +11,8 @@ policy improves on their mixture d_f. Each update, in the authors' order:
   2. with the just-updated classifiers, the dynamics ratio of each sim transition,
          w(s, a, s') = clip( P_M(s'|s,a) / P_M^(s'|s,a), 1e-5, 1 );
   3. two Bellman backups for every real and sim transition, from the pre-update networks:
-         exploration  B_explore Q = r + gamma (1 - done) [min_j Q_target_j(s', a') - alpha log pi(a'|s')],  a' ~ pi(s')
+         exploration  B_explore Q = r + gamma (1 - done) [min_j Q_target_j(s', a') - alpha log pi(a'|s')],
+                      a' ~ pi(s')
          exploitation B_exploit Q = r + gamma (1 - done) V(s')
      and the mixed backup with the exploitation coefficient lambda,
          y = lambda B_exploit Q + (1 - lambda) B_explore Q;
@@ -62,17 +63,18 @@ class H2OPlusConfig(ActorCriticConfig, ClassifierConfig):
     real_batch_size: int = ranged(128, ge=1)  # batch_size 256 x (1 - batch_sim_ratio 0.5)
     sim_batch_size: int = ranged(128, ge=1)  # batch_size 256 x batch_sim_ratio 0.5
     value_lr: float = ranged(3e-4, gt=0)  # the authors' vf_lr
-    exploit_coeff: float = ranged(0.5, ge=0, le=1)  # lambda of the mixed backup: 1 = in-sample only, 0 = SAC's
-    expectile: float = ranged(0.5, gt=0, lt=1)  # tau of L_2^tau (the authors' `quantile`): 1/2 makes V the mean of Q
+    exploit_coeff: float = ranged(0.5, ge=0, le=1)  # lambda: 1 = the in-sample backup only, 0 = SAC's
+    expectile: float = ranged(0.5, gt=0, lt=1)  # tau of L_2^tau (the authors' `quantile`); 1/2: V = mean of Q
     # The authors' use_real_blended_target / use_sim_blended_target: False gives the real transitions
     # the exploitation backup alone, the sim transitions the exploration backup alone.
     real_blended_target: bool = True
     sim_blended_target: bool = True
-    dynamics_ratio_weight: bool = True  # the authors' use_td_target_ratio; False: unweighted sim Bellman error
-    dynamics_ratio_clip: tuple[float, float] = ranged((1e-5, 1.0), ge=0, ordered=True)  # clip_dynamics_ratio_min/max
+    dynamics_ratio_weight: bool = True  # the authors' use_td_target_ratio; False: unweighted sim errors
+    # the authors' clip_dynamics_ratio_min / _max
+    dynamics_ratio_clip: tuple[float, float] = ranged((1e-5, 1.0), ge=0, ordered=True)
     # The optional real-data pretraining (the runner's warmup_steps, 0 by default): AWR policy extraction
     warmup_steps: int = ranged(0, ge=0)
-    advantage_beta: float = ranged(1.0, ge=0)  # beta of exp(beta A); the authors' `temperature` (it multiplies A)
+    advantage_beta: float = ranged(1.0, ge=0)  # beta of exp(beta A): the authors' `temperature`
     max_weight: float = ranged(100.0, gt=0)  # exp(beta A) is clipped here
 
 
@@ -97,7 +99,7 @@ class H2OPlus(ActorCritic):
                 "sim": c.sim_batch_size + c.classifier_batch_size}
 
     def in_warmup(self) -> bool:
-        """Whether this update is one of the first `warmup_steps` (the authors' total_steps <= warmup_steps)."""
+        """One of the first `warmup_steps` updates? (The authors': total_steps <= warmup_steps.)"""
         return self.num_updates < self.config.warmup_steps
 
     # ------------------------------------------------------------ the pieces, each per member
@@ -132,8 +134,10 @@ class H2OPlus(ActorCritic):
         exploit_sim = self.exploit_backup(sim, next_v[:, len(real):])
         y_real = lam * exploit_real + (1 - lam) * explore_real if c.real_blended_target else exploit_real
         y_sim = lam * exploit_sim + (1 - lam) * explore_sim if c.sim_blended_target else explore_sim
-        metrics = {"h2o+/explore_target_real": explore_real.mean(-1), "h2o+/exploit_target_real": exploit_real.mean(-1),
-                   "h2o+/explore_target_sim": explore_sim.mean(-1), "h2o+/exploit_target_sim": exploit_sim.mean(-1),
+        metrics = {"h2o+/explore_target_real": explore_real.mean(-1),
+                   "h2o+/exploit_target_real": exploit_real.mean(-1),
+                   "h2o+/explore_target_sim": explore_sim.mean(-1),
+                   "h2o+/exploit_target_sim": exploit_sim.mean(-1),
                    "q/target_real_mean": y_real.mean(-1), "q/target_sim_mean": y_sim.mean(-1)}
         return y_real, y_sim, metrics
 
@@ -150,7 +154,8 @@ class H2OPlus(ActorCritic):
         terms = {"bellman_real": bellman_real, "bellman_sim": bellman_sim, "policy": policy_loss,
                  "alpha": alpha_loss, "value": value_loss}
         metrics |= more | {"h2o+/dynamics_ratio_mean": w.mean(-1), "h2o+/dynamics_ratio_std": w.std(-1),
-                           "q/real_mean": q_real.detach().mean((1, 2)), "q/sim_mean": q_sim.detach().mean((1, 2)),
+                           "q/real_mean": q_real.detach().mean((1, 2)),
+                           "q/sim_mean": q_sim.detach().mean((1, 2)),
                            "q/bellman_real": bellman_real.detach(), "q/bellman_sim": bellman_sim.detach(),
                            "v/loss": value_loss.detach(), "v/mean": v.detach().mean(-1)}
         return terms, metrics
@@ -175,7 +180,8 @@ class H2OPlus(ActorCritic):
         metrics = {"policy/loss": policy_loss.detach(), "h2o+/awr_weight_mean": weights.mean(-1),
                    "h2o+/awr_weight_clipped": (weights >= self.config.max_weight).float().mean(-1),
                    "q/real_mean": q_real.detach().mean((1, 2)), "q/bellman_real": bellman_real.detach(),
-                   "q/target_real_mean": y_real.mean(-1), "v/loss": value_loss.detach(), "v/mean": v.detach().mean(-1)}
+                   "q/target_real_mean": y_real.mean(-1), "v/loss": value_loss.detach(),
+                   "v/mean": v.detach().mean(-1)}
         return terms, metrics
 
     def update(self, real: Batch, sim: Batch) -> Metrics:

@@ -15,7 +15,8 @@ from torch.distributions.transforms import TanhTransform
 
 from gapbench.algos import PopulationRNG, get_method
 from gapbench.algos.h2o_plus import H2OPlus
-from tests.algos_support import ACT_DIM, batch_rows, feed, make, parameters, set_affine_logits, to_batch, transitions
+from tests.algos_support import (ACT_DIM, batch_rows, feed, make, parameters, set_affine_logits, to_batch,
+                                 transitions)
 
 SEEDS = (3, 4)
 
@@ -25,8 +26,10 @@ def test_h2o_plus_is_registered_as_a_field_baseline_with_the_authors_defaults():
     assert (method.agent, method.label, method.role) == (H2OPlus, "H2O+", "field")
     assert H2OPlus.sources == {"real", "sim"}
     c = method.config()  # H2OPLUS.get_default_config() and h2o+_main.py
-    assert (c.exploit_coeff, c.expectile, c.backup_entropy, c.dynamics_ratio_clip) == (0.5, 0.5, True, (1e-5, 1.0))
-    assert (c.real_batch_size, c.sim_batch_size, c.classifier_batch_size, c.classifier_noise_std) == (128, 128, 256, 0.1)
+    assert (c.exploit_coeff, c.expectile, c.backup_entropy) == (0.5, 0.5, True)
+    assert c.dynamics_ratio_clip == (1e-5, 1.0)
+    assert (c.real_batch_size, c.sim_batch_size, c.classifier_batch_size) == (128, 128, 256)
+    assert c.classifier_noise_std == 0.1
     assert (c.real_blended_target, c.sim_blended_target, c.dynamics_ratio_weight) == (True, True, True)
     assert (c.warmup_steps, c.advantage_beta, c.max_weight, c.classifier_logit_bound) == (0, 1.0, 100.0, 2.0)
     assert (c.policy_lr, c.qf_lr, c.value_lr, c.classifier_lr, c.discount, c.soft_target_update_rate) == (
@@ -140,7 +143,8 @@ def test_every_loss_term_equals_a_sample_by_sample_computation(case):
         def targets(batch, eps, blended, alone):
             s, a, r, s2, d = _numpy(batch, k)
             a2, log_pi2 = _policy_sample(agent.policy, k, s2, eps[k])
-            soft_q = _q(agent.target_critic, k, s2, a2).min(0) - (alpha * log_pi2 if c.backup_entropy else 0.0)
+            entropy = alpha * log_pi2 if c.backup_entropy else 0.0
+            soft_q = _q(agent.target_critic, k, s2, a2).min(0) - entropy
             explore = r + gamma * (1 - d) * soft_q  # B_explore Q
             exploit = r + gamma * (1 - d) * _v(agent.value, k, s2)  # B_exploit Q
             mixed = lam * exploit + (1 - lam) * explore
@@ -201,7 +205,8 @@ def _log_prob(policy, k: int, s, a) -> np.ndarray:
     """log pi(a|s) by torch.distributions, on actions clipped to +-(1 - 1e-6) as the authors' log_prob."""
     out = torch.as_tensor(_mlp(policy.trunk, k, s))
     mean, raw = out[:, :ACT_DIM], out[:, ACT_DIM:]
-    log_std = (policy.log_std_multiplier[k, 0, 0].item() * raw + policy.log_std_offset[k, 0, 0].item()).clamp(-20, 2)
+    m, o = policy.log_std_multiplier[k, 0, 0].item(), policy.log_std_offset[k, 0, 0].item()
+    log_std = (m * raw + o).clamp(-20, 2)
     dist = TransformedDistribution(Normal(mean, log_std.exp()), TanhTransform())
     return dist.log_prob(torch.as_tensor(a).clamp(-1 + 1e-6, 1 - 1e-6)).sum(-1).numpy()
 
