@@ -28,7 +28,10 @@ MS_PER_UPDATE = {"sac": 13.6, "cql": 128.0, "darc": 24.0, "darc+": 27.0, "h2o": 
                  "h2o-dr": 29.0, "h2o-a-dr": 27.0, "h2o-reg": 24.0, "h2o-reg-dr": 24.0, "bc": 3.0,
                  # the field's baselines: SAC's 13.6 scaled by their update rates against SAC's in the
                  # same `gapbench perf` runs (two runs, the machine loaded about two-fold; provisional)
-                 "iql": 12.5, "td3+bc": 9.0, "par": 17.0}
+                 "iql": 12.5, "td3+bc": 9.0, "par": 17.0,
+                 # H2O+: SAC's 13.6 x 59.1 / 45.3 updates/s (sac / h2o+ in one `gapbench perf` run, the
+                 # machine loaded about two-fold; provisional like the three above)
+                 "h2o+": 17.7}
 # The same with the quick preset's small networks (QUICK_HIDDEN) on the 4-dimensional robot: the
 # wall time between evaluations of the 5,000-update quick job on the idle 2-core AMD EPYC
 # (results/reference/quick-5000/), so each figure includes its sim steps and evaluations.
