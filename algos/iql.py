@@ -53,8 +53,8 @@ class IQLConfig:
     policy_log_std_init: float = ranged(0.0)  # the authors' state-independent log sigma starts at 0
     policy_log_std_bounds: tuple[float, float] = ranged((-5.0, 2.0), ordered=True)
     # Rewards are multiplied by this before the TD target. The authors scale locomotion rewards by
-    # 1000 / (max - min episode return of the dataset); None does that from AgentSpec.real_stats,
-    # which needs the training loop to pass the rewards (docs/fidelity.md); 1.0 leaves them as logged.
+    # 1000 / (max - min episode return of the dataset); None does that from AgentSpec.real_stats
+    # (the training loop gives it the dataset's rewards); 1.0 leaves them as logged (docs/fidelity.md).
     reward_scale: float | None = ranged(1.0, gt=0)
 
 

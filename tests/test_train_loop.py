@@ -129,3 +129,23 @@ def test_a_method_that_offers_no_diagnostics_saves_none(tmp_path, data):
     training.run()
     # the final evaluation's episode trace is saved for every method; diagnostics only when offered
     assert artifacts(recorder) == ["final_episode.npz"]
+
+
+def test_the_loop_gives_iqls_reward_scale_the_datasets_return_range(tmp_path, data):
+    """`--with iql.reward_scale=None` (the authors' 1000 / (max - min episode return)) works in a run:
+    the loop passes the rewards with the states. The range here is rebuilt by hand from the
+    episode flags the recorder wrote (terminals and timeouts), not from the s' discontinuities
+    the method's own cut uses."""
+    cfg = TrainConfig(**CFG)
+    training = Training(get_method("iql"), {"reward_scale": None, "hidden": (8,)}, cfg, "halfcheetah",
+                        envs.NoGap(), data, [0], Recorded())
+    returns, total = [], 0.0
+    for reward, term, timeout in zip(data.rewards.astype(np.float64), data.terminals, data.timeouts):
+        total += reward
+        if term or timeout:
+            returns.append(total)
+            total = 0.0
+    if not (data.terminals[-1] or data.timeouts[-1]):
+        returns.append(total)  # an unfinished last episode counts, as the authors count it
+    assert len(returns) >= 2
+    assert training.agent.reward_scale == pytest.approx(1000.0 / (max(returns) - min(returns)), rel=1e-9)

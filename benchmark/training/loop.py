@@ -97,7 +97,9 @@ class Training:
         self.checkpoint_path, self.artifact_dir = checkpoint_path, artifact_dir
         spec = self.task
         self.layout = Layout(spec.obs_dim, spec.act_dim)
-        stats = RealDataStats.of(real_data.observations) if real_data is not None else None
+        # The rewards too, so a method may scale them by the dataset's return range (IQL's authors do)
+        stats = (RealDataStats.of(real_data.observations, real_data.rewards, real_data.next_observations,
+                                  real_data.terminals) if real_data is not None else None)
         self.agent = method.make(AgentSpec(spec.obs_dim, spec.act_dim, self.seeds, cfg.device, stats), algo_overrides)
         self.sizes = self.agent.batch_sizes()
         self.real = FixedDataset(real_rows(real_data, self.layout), self.layout, cfg.device) if "real" in self.sizes else None
