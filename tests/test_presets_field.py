@@ -14,7 +14,8 @@ from gapbench.envs import PAPER_GAPS
 
 def test_the_roles_pick_the_methods():
     assert TABLE1_METHODS == ("sac", "cql", "darc", "darc+", "h2o")
-    assert set(FIELD_METHODS) == {"iql", "td3+bc", "par", "h2o+"} == {m.name for m in methods() if m.role == "field"}
+    assert set(FIELD_METHODS) == {"iql", "td3+bc", "par", "h2o+", "vgdf"} == {
+        m.name for m in methods() if m.role == "field"}
 
 
 def test_field_table1_runs_the_paper_s_cells_with_the_new_methods_beside_the_paper_s():
@@ -28,7 +29,7 @@ def test_field_table1_runs_the_paper_s_cells_with_the_new_methods_beside_the_pap
     d, g = len(PAPER_DATASETS), len(PAPER_GAPS)
     # offline methods once per dataset, SAC(sim) once per gap, the rest on every dataset x gap
     assert cells == {"sac": g, "cql": d, "iql": d, "td3+bc": d,
-                     **{m: d * g for m in ("darc", "darc+", "h2o", "par", "h2o+")}}
+                     **{m: d * g for m in ("darc", "darc+", "h2o", "par", "h2o+", "vgdf")}}
     # the paper's cells are the same cells in both presets (one identity, so a sweep of one reuses the other's runs)
     field_cells = expand(grid)
     assert all(cell in field_cells for cell in expand(paper))

@@ -31,7 +31,11 @@ MS_PER_UPDATE = {"sac": 13.6, "cql": 128.0, "darc": 24.0, "darc+": 27.0, "h2o": 
                  "iql": 12.5, "td3+bc": 9.0, "par": 17.0,
                  # H2O+: SAC's 13.6 x 59.1 / 45.3 updates/s (sac / h2o+ in one `gapbench perf` run, the
                  # machine loaded about two-fold; provisional like the three above)
-                 "h2o+": 17.7}
+                 "h2o+": 17.7,
+                 # VGDF: SAC's 13.6 x 96.3 / 19.6 updates/s (sac / vgdf in one `gapbench perf` run, the
+                 # machine loaded about 1.5-fold); about half of it is the dynamics ensemble's step (7 x 256
+                 # rows through 4 x 200 layers every update)
+                 "vgdf": 67.0}
 # The same with the quick preset's small networks (QUICK_HIDDEN) on the 4-dimensional robot: the
 # wall time between evaluations of the 5,000-update quick job on the idle 2-core AMD EPYC
 # (results/reference/quick-5000/), so each figure includes its sim steps and evaluations.
