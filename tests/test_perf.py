@@ -23,7 +23,7 @@ def _linear_weights(sequential) -> list[torch.Tensor]:
 
 
 SIMPLE_SAC_FAMILY = ("sac", "cql", "darc", "h2o")
-FIELD_REFERENCES = ("iql", "td3+bc", "par", "h2o+")
+FIELD_REFERENCES = ("iql", "td3+bc", "par", "h2o+", "vgdf")
 
 
 def test_every_reference_is_checked_against_gapbench():
@@ -69,7 +69,8 @@ def test_the_field_s_reference_updates_are_gapbench_s_written_plainly(name):
     """IQL, TD3+BC, PAR and H2O+: same parameters, streams and batches, 10 updates (5 TD3+BC actor steps,
     3 PAR encoder steps, 4 H2O+ warm-up updates then 6 of H2O+ itself), every parameter and target
     within 1e-6; a short cosine decay, so the IQL reference's schedule is checked too."""
-    overrides = {"iql": {"actor_lr_decay_steps": 6}, "h2o+": {"warmup_steps": 4}}.get(name, {})
+    overrides = {"iql": {"actor_lr_decay_steps": 6}, "h2o+": {"warmup_steps": 4},
+                 "vgdf": {"filter_start": 3, "model_update_period": 2}}.get(name, {})  # VGDF filters from update 3
     agent = make(name, seeds=(5,), **overrides)
     moments = (agent.obs_mean.numpy(), agent.obs_std.numpy()) if name == "td3+bc" else None
     reference = make_reference(name, agent.config, OBS_DIM, ACT_DIM, 5, state_moments=moments)
@@ -95,6 +96,11 @@ def test_the_field_s_reference_updates_are_gapbench_s_written_plainly(name):
     elif name == "td3+bc":
         close(agent.policy.trunk, reference.actor, 0, "actor")
         close(agent.target_policy.trunk, reference.actor_target, 0, "target actor")
+    elif name == "vgdf":
+        close(agent.policy.trunk, reference.policy.base_network, 0, "policy")
+        close(agent.optimistic_policy.trunk, reference.optimistic_policy.base_network, 0, "optimistic policy")
+        for layer, mine in zip(agent.dynamics.net.layers, reference.dynamics.layers, strict=True):
+            torch.testing.assert_close(layer.weight[:mine.weight.shape[0]], mine.weight.detach(), rtol=0, atol=1e-6)
     elif name == "h2o+":
         close(agent.policy.trunk, reference.policy.base_network, 0, "policy")
         close(agent.value.net, reference.vf, 0, "value")

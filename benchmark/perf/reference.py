@@ -817,6 +817,161 @@ class ReferenceH2OPlus(ReferenceSAC):
         _copy_mlp(agent.value.net, 0, self.vf)
 
 
+class EnsembleFC(nn.Module):
+    """MBPO's (and VGDF's) ensemble layer: x [E, N, in] @ W [E, in, out] + b [E, out], one bmm."""
+
+    def __init__(self, in_features: int, out_features: int, ensemble_size: int, weight_decay: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(ensemble_size, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(ensemble_size, out_features))
+        self.weight_decay = weight_decay
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.add(torch.bmm(x, self.weight), self.bias[:, None, :])
+
+
+class EnsembleModel(nn.Module):
+    """VGDF's `EnsembleModel`: Swish MLP of EnsembleFC layers, mean and soft-bounded log variance."""
+
+    def __init__(self, in_dim: int, out_dim: int, ensemble_size: int, hidden, weight_decay, log_var_bounds, lr):
+        super().__init__()
+        sizes = (in_dim, *hidden, 2 * out_dim)
+        self.layers = nn.ModuleList(EnsembleFC(i, o, ensemble_size, c) for i, o, c in zip(sizes[:-1], sizes[1:],
+                                                                                          weight_decay))
+        self.output_dim = out_dim
+        self.max_logvar = nn.Parameter(torch.full((1, out_dim), float(log_var_bounds[1])), requires_grad=False)
+        self.min_logvar = nn.Parameter(torch.full((1, out_dim), float(log_var_bounds[0])), requires_grad=False)
+        self.register_buffer("mu", torch.zeros(in_dim))  # the authors' scaler
+        self.register_buffer("std", torch.ones(in_dim))
+        self.optimizer = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)
+
+    def forward(self, x: torch.Tensor, ret_log_var: bool = False):
+        x = (x - self.mu) / self.std
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = x * torch.sigmoid(x)  # Swish
+        mean, logvar = x[:, :, :self.output_dim], x[:, :, self.output_dim:]
+        logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)
+        logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
+        return (mean, logvar) if ret_log_var else (mean, torch.exp(logvar))
+
+    def loss(self, mean, logvar, labels):
+        inv_var = torch.exp(-logvar)
+        mse_loss = torch.mean(torch.mean(torch.pow(mean - labels, 2) * inv_var, dim=-1), dim=-1)
+        var_loss = torch.mean(torch.mean(logvar, dim=-1), dim=-1)
+        return torch.sum(mse_loss) + torch.sum(var_loss)
+
+    def train_step(self, loss) -> None:
+        self.optimizer.zero_grad()
+        loss = loss + 0.01 * torch.sum(self.max_logvar) - 0.01 * torch.sum(self.min_logvar)
+        for layer in self.layers:
+            loss = loss + layer.weight_decay * torch.sum(torch.square(layer.weight)) / 2.0
+        loss.backward()
+        self.optimizer.step()
+
+
+class ReferenceVGDF(ReferenceSAC):
+    """The authors' VGDF_Agent.train_model / train_ac (agent/vgdf.py) with the target buffer being the
+    real dataset: one model step on the real rows set aside for it, each network its own rows; the
+    value loss with the likelihood gate; every `policy_update_period` updates the policy and the
+    optimistic policy, each clipped; the soft target update. The TD targets of both domains come
+    from one policy call on their next states, target rows first, as gapbench draws them."""
+
+    def __init__(self, config, obs_dim, act_dim, seed, device="cpu"):
+        super().__init__(config, obs_dim, act_dim, seed, device)
+        c = self.c
+        self.optimistic_policy = TanhGaussianPolicy(obs_dim, act_dim, tuple(c.hidden), c.policy_log_std_multiplier,
+                                                    c.policy_log_std_offset).to(device)
+        self.optimistic_policy_optimizer = torch.optim.Adam(self.optimistic_policy.parameters(), c.policy_lr)
+        self.dynamics = EnsembleModel(obs_dim + act_dim, obs_dim + 1, c.model_ensemble_size, tuple(c.model_hidden),
+                                      tuple(c.model_weight_decay), tuple(c.model_log_var_bounds), c.model_lr).to(device)
+        self.training_count = 0
+
+    def batch_sizes(self):
+        c = self.c
+        return {"real": c.real_batch_size + c.model_ensemble_size * c.model_batch_size, "sim": c.sim_batch_size}
+
+    def train_model(self, rows: Batch) -> None:
+        e, b = self.c.model_ensemble_size, self.c.model_batch_size
+        inputs = torch.cat([rows["observations"], rows["actions"]], -1).view(e, b, -1)
+        labels = torch.cat([rows["rewards"][:, None], rows["next_observations"] - rows["observations"]], -1)
+        mean, logvar = self.dynamics(inputs, ret_log_var=True)
+        self.dynamics.train_step(self.dynamics.loss(mean, logvar, labels.view(e, b, -1)))
+
+    @torch.no_grad()
+    def value_expansion(self, src: Batch) -> torch.Tensor:
+        e = self.c.model_ensemble_size
+        inputs = torch.cat([src["observations"], src["actions"]], -1)
+        mean, var = self.dynamics(inputs[None].repeat([e, 1, 1]))
+        samples = mean + torch.ones_like(var) * var
+        pred_r, pred_next_s = samples[:, :, 0], src["observations"] + samples[:, :, 1:]
+        final_action = torch.tanh(torch.split(self.policy.base_network(pred_next_s), self.act_dim, -1)[0])
+        final_value = torch.min(self.target_qf1(pred_next_s, final_action), self.target_qf2(pred_next_s, final_action))
+        return pred_r + (1.0 - src["dones"]) * self.c.discount * final_value  # notdone: the sim row's own
+
+    def train(self, real, sim):
+        c = self.c
+        tar, model_rows = _take(real, 0, c.real_batch_size), _take(real, c.real_batch_size, len(real["rewards"]))
+        src = sim
+        if self.total_steps % c.model_update_period == 0:
+            self.train_model(model_rows)
+        n = c.real_batch_size
+        with torch.no_grad():
+            next_s = torch.cat([tar["next_observations"], src["next_observations"]], 0)
+            next_a, next_logp = self.policy(next_s, self.generator)
+            next_q = torch.min(self.target_qf1(next_s, next_a), self.target_qf2(next_s, next_a))
+            alpha = self.alpha()
+            tar_value_target = tar["rewards"] + (1 - tar["dones"]) * c.discount * (next_q[:n] - alpha * next_logp[:n])
+            src_value_target = src["rewards"] + (1 - src["dones"]) * c.discount * (next_q[n:] - alpha * next_logp[n:])
+            src_value_target_for_compare = src["rewards"] + (1 - src["dones"]) * c.discount * next_q[n:]
+            values = self.value_expansion(src)
+            dist = torch.distributions.Normal(torch.mean(values, 0), torch.std(values, 0) + 1e-8)
+            likelihood = torch.exp(dist.log_prob(src_value_target_for_compare))
+            if self.total_steps >= c.filter_start:
+                accept_gate = (likelihood > torch.quantile(likelihood, q=c.filter_quantile)).float()
+            else:
+                accept_gate = torch.ones_like(likelihood)
+        tar_q1, tar_q2 = self.qf1(tar["observations"], tar["actions"]), self.qf2(tar["observations"], tar["actions"])
+        src_q1, src_q2 = self.qf1(src["observations"], src["actions"]), self.qf2(src["observations"], src["actions"])
+        loss_value = (F.mse_loss(tar_q1, tar_value_target) + F.mse_loss(tar_q2, tar_value_target)
+                      + (accept_gate * (src_q1 - src_value_target) ** 2).mean()
+                      + (accept_gate * (src_q2 - src_value_target) ** 2).mean())
+        self.qf_optimizer.zero_grad()
+        loss_value.backward()
+        nn.utils.clip_grad_norm_(list(self.qf1.parameters()) + list(self.qf2.parameters()), c.grad_clip_norm)
+        self.qf_optimizer.step()
+        if self.training_count % c.policy_update_period == 0:
+            s = torch.cat([src["observations"], tar["observations"]], 0)
+            for policy, optimizer, pick in ((self.policy, self.policy_optimizer, torch.min),
+                                            (self.optimistic_policy, self.optimistic_policy_optimizer, torch.max)):
+                a, logp = policy(s, self.generator)
+                loss = (-pick(self.qf1(s, a), self.qf2(s, a)) + alpha * logp).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(policy.parameters(), c.grad_clip_norm)
+                optimizer.step()
+        self.training_count += 1
+        self.total_steps += 1
+        if self.total_steps % c.target_update_period == 0:
+            soft_target_update(self.qf1, self.target_qf1, c.soft_target_update_rate)
+            soft_target_update(self.qf2, self.target_qf2, c.soft_target_update_rate)
+        return {"loss_value": loss_value.detach()}
+
+    @torch.no_grad()
+    def copy_from(self, agent) -> None:
+        super().copy_from(agent)
+        _copy_mlp(agent.optimistic_policy.trunk, 0, self.optimistic_policy.base_network)
+        self.optimistic_policy.log_std_multiplier.constant.copy_(agent.optimistic_policy.log_std_multiplier[0, 0, 0])
+        self.optimistic_policy.log_std_offset.constant.copy_(agent.optimistic_policy.log_std_offset[0, 0, 0])
+        e = self.c.model_ensemble_size
+        for mine, theirs in zip(self.dynamics.layers, agent.dynamics.net.layers, strict=True):
+            mine.weight.copy_(theirs.weight[:e])
+            mine.bias.copy_(theirs.bias[:e, 0])
+        self.dynamics.mu.copy_(agent.dynamics.input_mean)
+        self.dynamics.std.copy_(agent.dynamics.input_std)
+
+
 def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int,
                    noise_factor: np.ndarray | None = None, device: str = "cpu",
                    state_moments: tuple[np.ndarray, np.ndarray] | None = None):
@@ -840,6 +995,8 @@ def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int
         return ReferencePAR(config, obs_dim, act_dim, seed, device)
     if name == "h2o+":
         return ReferenceH2OPlus(config, obs_dim, act_dim, seed, device)
+    if name == "vgdf":
+        return ReferenceVGDF(config, obs_dim, act_dim, seed, device)
     if name == "td3+bc":
         if state_moments is None:
             raise ValueError("the TD3+BC reference needs the dataset's state mean and std")
@@ -847,4 +1004,4 @@ def make_reference(name: str, config: Any, obs_dim: int, act_dim: int, seed: int
     raise ValueError(f"no plain reference for {name!r}; references exist for {', '.join(REFERENCE_METHODS)}")
 
 
-REFERENCE_METHODS = ("sac", "cql", "darc", "h2o", "iql", "td3+bc", "par", "h2o+")
+REFERENCE_METHODS = ("sac", "cql", "darc", "h2o", "iql", "td3+bc", "par", "h2o+", "vgdf")
