@@ -1,5 +1,5 @@
 """Plain one-seed updates, written the way the authors' code (SimpleSAC, H2O, H2Oplus and its H2O+;
-IQL's learner; TD3_BC.py; PAR.py) writes them.
+IQL's learner; TD3_BC.py; PAR.py; VGDF's agent/vgdf.py) writes them.
 
 `gapbench perf` times gapbench's update against these. They compute the same losses from the same
 hyper-parameters, with none of gapbench's engineering:
