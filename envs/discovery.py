@@ -28,5 +28,5 @@ def gapbench_data_dir() -> Path:
 
 
 def generated_path(task: str, kind: str, recipe_tag: str) -> Path:
-    """A generated dataset's cache file; the tag names the recipe (size, budget, seed)."""
+    """A generated dataset's cache file; the tag names the recipe (size, budget, seed, medium level)."""
     return gapbench_data_dir() / "datasets" / f"{task}-{kind}-{recipe_tag}.hdf5"

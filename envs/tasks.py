@@ -30,6 +30,12 @@ class TaskSpec:
     # tilt sits in the observation, and the forward velocity the task asks for (None: not that kind of task).
     tilt_obs_index: int | None = None
     target_velocity: float | None = None
+    # D4RL's medium level for this task: the normalised mean return of D4RL's <task>-medium-v2 *data*
+    # (the stochastic policy's episodes), which the dataset recipe's medium policy aims at
+    # (benchmark/data/generation.py). None: no published figure (ant) or not a D4RL task (the
+    # wheel-legged robot, whose data is the scripted operator's). Sources:
+    # results/reference/datasets/d4rl-figures.md and d4rl-figures-locomotion.md.
+    d4rl_medium_score: float | None = None
 
     def normalized_score(self, ret: float) -> float:
         """D4RL's normalised score, on the 0-100 scale the papers report."""
@@ -39,6 +45,12 @@ class TaskSpec:
         """The return that has D4RL-normalised score ``score`` (the inverse of `normalized_score`)."""
         return self.ref_min_score + score / 100.0 * (self.ref_max_score - self.ref_min_score)
 
+
+# The dataset recipe's medium level on a task without `d4rl_medium_score` (ant; the wheel-legged tasks,
+# whose data is the operator's and never reads it): the level the recipe used on every task before
+# levels were per task, HalfCheetah's. Keeping it keeps the recorded recipes, and so the identities,
+# of the committed runs on those tasks.
+DEFAULT_MEDIUM_SCORE = 40.0
 
 _TASKS: dict[str, TaskSpec] = {}
 
@@ -63,11 +75,21 @@ def task_names() -> list[str]:
 
 # Observation = qpos without the root x position, then qvel, so the root x velocity is the first
 # qvel entry. Reference scores are D4RL's (d4rl/infos.py) for the v2 datasets.
-register_task(TaskSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0, 8))
-register_task(TaskSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3, 5))
-register_task(TaskSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, 8))
+# Medium levels: D4RL's medium-v2 data's mean return, normalised with these reference scores, to one
+# decimal as D4RL's tables print normalised scores (the return means are third-party measurements of
+# D4RL's files, quoted in results/reference/datasets/d4rl-figures*.md).
+# halfcheetah-medium-v2 returns 4770.33 on average, normalised 40.68; the level stays 40, the recipe's
+# level before levels were per task, because the committed generation checkpoint
+# (results/reference/datasets/generation/, tag ...-m40) and every HalfCheetah run are at m40, and moving
+# to 40.7 would rename that recipe and orphan both.
+register_task(TaskSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0, 8, d4rl_medium_score=40.0))
+# hopper-medium-v2: mean return 1422.06 (Decision Transformer's download log of D4RL's file) -> 44.32.
+register_task(TaskSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3, 5, d4rl_medium_score=44.3))
+# walker2d-medium-v2: mean return 2852.09 (the same log) -> 62.09.
+register_task(TaskSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, 8, d4rl_medium_score=62.1))
 # D4RL's ant-v2 observed contact forces (111 dims); Gymnasium v5 cannot reproduce that layout, so
-# the v5 ant leaves them out (27 dims) and D4RL ant files do not load for it.
+# the v5 ant leaves them out (27 dims) and D4RL ant files do not load for it. No public source found
+# gives ant-medium-v2's return statistics, so ant has no medium level and the recipe's default applies.
 register_task(
     TaskSpec("ant", "Ant-v5", 27, 8, -325.6, 3879.7, 13,
              make_kwargs={"include_cfrc_ext_in_observation": False})

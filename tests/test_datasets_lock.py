@@ -21,7 +21,7 @@ def lock_paths() -> list[Path]:
     from gapbench import envs
     from gapbench.benchmark.data.generation import Recipe
 
-    tag = Recipe(size=SIZE, budget=BUDGET, seed=0).tag
+    tag = Recipe(size=SIZE, budget=BUDGET, seed=0).for_task("halfcheetah").tag
     return [p.with_name(p.name + ".lock") for p in (envs.generated_path("halfcheetah", k, tag)
                                                     for k in envs.GENERATED_KINDS)]
 

@@ -84,7 +84,7 @@ def test_adopt_work_keeps_the_further_checkpoint(tmp_path, monkeypatch):
 
 def test_resume_from_rejects_another_recipes_folder_and_a_pick_without_its_files(tmp_path):
     env = {"GAPBENCH_DATA": str(tmp_path / "cache")}
-    recipe = generation.Recipe(size=SIZE, budget=BUDGET, seed=1)
+    recipe = generation.Recipe(size=SIZE, budget=BUDGET, seed=1).for_task("halfcheetah")
     other = _fake_work(tmp_path / "copy" / f"halfcheetah-generation-{recipe.tag}", 1000)
     bad = run_cli("datasets", "make", "--size", str(SIZE), "--budget", str(BUDGET), "--resume-from", str(other), env=env)
     assert bad.returncode == 2, bad.stderr

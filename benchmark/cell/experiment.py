@@ -57,7 +57,7 @@ def config():
 def resolve(config, command_name, logger):
     """Record the resolved configs, drop the axes the method ignores, and find the data."""
     method = get_method(config["method"])
-    recipe = generation.Recipe(**config["recipe"])
+    recipe = generation.Recipe(**config["recipe"]).for_task(config["task"])  # medium_score None: the task's
     dataset = config["dataset"] if "real" in method.agent.sources else None
     gap = str(envs.parse_gap(config["gap"])) if "sim" in method.agent.sources else None
     cell = Cell(method.name, config["task"], dataset, gap, config["steps"], dict(config["algo"]),

@@ -4,9 +4,10 @@ The recipe is D4RL's (Fu et al. 2020): train SAC in the real env; "medium" rolls
 early-stopped at a medium level; "medium-replay" is the SAC replay buffer up to that point;
 "expert" rolls out the final policy; "medium-expert" is medium followed by expert. D4RL stopped when
 the deterministic evaluation reached about a third of the expert return, and its medium *data*
-(stochastic rollouts) then scored about 40 normalised on HalfCheetah; gapbench stops when the
-stochastic rollouts themselves reach the recipe's `medium_score` (40 by default), so the data is at
-D4RL's level by construction rather than by luck.
+(stochastic rollouts) then scored a level of its own on each task: about 40 normalised on
+HalfCheetah, 44 on Hopper, 62 on Walker2d. gapbench stops when the stochastic rollouts themselves
+reach the recipe's `medium_score`, by default the task's D4RL level (`TaskSpec.d4rl_medium_score`),
+so the data is at D4RL's level by construction rather than by luck.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import fcntl
 import shutil
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from gapbench.envs import Transitions
 
 GENERATOR_VERSION = 2  # 2: the medium policy is picked by the return of the data it generates
 CHECKPOINT_EVERY = 20_000  # SAC updates between checkpoints of a generation (about 6 minutes on a CPU)
+DEFAULT_MEDIUM_SCORE = envs.DEFAULT_MEDIUM_SCORE  # the level of a task without a D4RL one (envs/tasks.py)
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class Recipe:
     budget: int = 1_000_000  # SAC updates in the real env (one env step per update)
     seed: int = 0
     # The medium behaviour level: the D4RL-normalised return of the medium *data*, i.e. of the
-    # stochastic policy's rollouts. D4RL's halfcheetah-medium-v2 data scores about 40 (return ~4770).
-    medium_score: float = 40.0
+    # stochastic policy's rollouts. None: the task's D4RL level, filled in by `for_task` (a recipe is
+    # shared by every task of a grid); halfcheetah 40, hopper 44.3, walker2d 62.1 (envs/tasks.py).
+    medium_score: float | None = None
     probe_episodes: int = 3  # stochastic episodes per evaluation that estimate the data's return
 
     def __post_init__(self) -> None:
@@ -49,11 +52,23 @@ class Recipe:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"recipe.{name} must be an integer >= {low}, got {value!r}")
         score = self.medium_score
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 < score < 100:
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
+                                  or not 0 < score < 100):
             raise ValueError(f"recipe.medium_score must be a normalised score in (0, 100), got {score!r}")
+
+    def for_task(self, task: str) -> Recipe:
+        """This recipe with its medium level settled: the one given, else the task's D4RL level, else
+        `DEFAULT_MEDIUM_SCORE`. Every dataset path, lock and record uses the settled recipe."""
+        if self.medium_score is not None:
+            return self
+        level = envs.get_task(task).d4rl_medium_score
+        return replace(self, medium_score=float(DEFAULT_MEDIUM_SCORE if level is None else level))
 
     @property
     def tag(self) -> str:
+        """Names the recipe in file names, level included, so recipes at two levels never share a file."""
+        if self.medium_score is None:
+            raise ValueError("a recipe's tag names its medium level: settle it with Recipe.for_task(task) first")
         return f"v{GENERATOR_VERSION}-n{self.size}-b{self.budget}-s{self.seed}-m{self.medium_score:g}"
 
 
@@ -80,6 +95,7 @@ class DatasetSource:
 
 def resolve(task: str, kind: str, recipe: Recipe) -> DatasetSource:
     """A D4RL download if the user has one, else the generated dataset for this recipe."""
+    recipe = recipe.for_task(task)
     d4rl = envs.d4rl_path(task, kind)
     if d4rl.is_file():
         return DatasetSource(task, kind, d4rl, "d4rl", None)
@@ -105,6 +121,7 @@ def ensure(source: DatasetSource, progress=None) -> DatasetSource:
 def recipe_lock(task: str, recipe: Recipe):
     """The locks of all four files one generation writes, always taken in one order, so a process
     asking for medium and one asking for medium-replay of the same recipe never both train."""
+    recipe = recipe.for_task(task)
     with ExitStack() as locks:
         for kind in sorted(envs.GENERATED_KINDS):
             locks.enter_context(dataset_lock(envs.generated_path(task, kind, recipe.tag)))
@@ -126,7 +143,7 @@ def dataset_lock(dataset: Path):
 
 def work_dir(task: str, recipe: Recipe) -> Path:
     """Where a generation in progress keeps its SAC checkpoint and the medium pick."""
-    return envs.generated_path(task, "generation", recipe.tag).with_suffix("")
+    return envs.generated_path(task, "generation", recipe.for_task(task).tag).with_suffix("")
 
 
 def adopt_work(task: str, recipe: Recipe, source: Path) -> int:
@@ -139,6 +156,7 @@ def adopt_work(task: str, recipe: Recipe, source: Path) -> int:
     is refused unless its medium and medium-replay files are in the local cache, since a generation
     past its pick never writes them again. Returns the update the generation will resume from.
     """
+    recipe = recipe.for_task(task)
     work = work_dir(task, recipe)
     if source.name != work.name:
         raise ValueError(f"--resume-from {source}: that is the work folder of another task or recipe; "
@@ -176,6 +194,7 @@ def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
     """
     from gapbench.benchmark.training.loop import TrainConfig, Training
 
+    recipe = recipe.for_task(task)
     spec = envs.get_task(task)
     target = spec.return_of_score(recipe.medium_score)
     # Evaluations (and medium probes) at epoch ends: every 5 epochs on a long budget, every epoch on a short one.

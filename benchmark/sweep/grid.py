@@ -46,7 +46,8 @@ def expand(grid: Grid) -> list[Cell]:
                 for gap in grid.gaps if "sim" in sources else (None,):
                     key = (method_name, task, dataset, gap)
                     cells.setdefault(key, Cell(method_name, task, dataset, gap, grid.steps,
-                                               dict(grid.algo.get(method_name, {})), dict(grid.train), grid.recipe))
+                                               dict(grid.algo.get(method_name, {})), dict(grid.train),
+                                               grid.recipe.for_task(task)))  # the task's medium level
     return list(cells.values())
 
 

@@ -56,17 +56,24 @@ def _recipe_arguments(parser) -> None:
     parser.add_argument("--budget", type=int, default=1_000_000, help="SAC updates (default 1M)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--medium-score", type=float, default=None,
-                        help="D4RL-normalised return of the medium data (default: the recipe's 40, the level of "
-                        "D4RL's halfcheetah-medium-v2)")
+                        help="D4RL-normalised return of the medium data (default: the task's, the level of D4RL's "
+                        f"<task>-medium-v2 data: {_levels_text()})")
 
 
-def _recipe(args):
+def _levels_text() -> str:
+    levels = [f"{spec.name} {spec.d4rl_medium_score:g}" for spec in map(envs.get_task, envs.task_names())
+              if spec.d4rl_medium_score is not None]
+    return ", ".join(levels) + f"; {envs.DEFAULT_MEDIUM_SCORE:g} where none is published, as for ant"
+
+
+def _recipe(args, task: str):
+    """The recipe of these options, its medium level settled for `task`."""
     from gapbench.benchmark.data import generation
     from gapbench.benchmark.errors import UserError
 
     try:
         level = {} if args.medium_score is None else {"medium_score": args.medium_score}
-        return generation.Recipe(size=args.size, budget=args.budget, seed=args.seed, **level)
+        return generation.Recipe(size=args.size, budget=args.budget, seed=args.seed, **level).for_task(task)
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -77,7 +84,7 @@ def run_make(args) -> int:
     from gapbench.benchmark.sweep.runner import generation_progress
 
     task = parse_task_arg(args.task)
-    recipe = _recipe(args)
+    recipe = _recipe(args, task)
     path = envs.generated_path(task, args.kind, recipe.tag)
     with generation.recipe_lock(task, recipe):  # a sweep generating this recipe now is waited for
         if path.is_file() and not args.force:
@@ -89,7 +96,11 @@ def run_make(args) -> int:
                 except ValueError as error:
                     raise UserError(str(error)) from None
                 print(f"resuming the generation from SAC update {start}")
-            print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag})")
+            if args.medium_score is None and envs.get_task(task).d4rl_medium_score is None:
+                print(f"note: no D4RL {task}-medium-v2 level is published, so the medium level is the recipe's "
+                      f"default {recipe.medium_score:g}; --medium-score sets another")
+            print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag}, "
+                  f"medium level {recipe.medium_score:g} normalised)")
             paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget))
             for kind, p in paths.items():
                 print(f"  {kind:14s} {p}")
@@ -132,7 +143,8 @@ def run_check(args) -> int:
 def run_table(args) -> int:
     from tabulate import tabulate
 
-    task, recipe = parse_task_arg(args.task), _recipe(args)
+    task = parse_task_arg(args.task)
+    recipe = _recipe(args, task)
     rows, medium = [], None
     for kind in envs.GENERATED_KINDS:
         path = envs.generated_path(task, kind, recipe.tag)
