@@ -94,7 +94,10 @@ def learning_curves_figure(frame: pd.DataFrame, colors: dict[str, tuple]) -> Fig
         labels = [known.loc[m, "label"] for m in names]
         fig.legend(handles=[Line2D([], [], color=colors[label], lw=2) for label in labels], labels=labels,
                    loc="outside right upper", title="Method", frameon=False)
-        fig.suptitle("Learning curves: real-env score (mean, 95% bootstrap CI over seeds)")
+        # Wrapped to the figure's width (about 9 characters an inch at the suptitle's size): above a
+        # single panel the one-line title ran off the page and under the legend.
+        fig.suptitle(textwrap.fill("Learning curves: real-env score (mean, 95% bootstrap CI over seeds)",
+                                   int(fig.get_figwidth() * 9)))
     return fig
 
 
