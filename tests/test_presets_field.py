@@ -39,3 +39,19 @@ def test_the_quick_preset_keeps_the_paper_s_five():
     (grid,) = presets()["quick"].grids
     assert grid.methods == TABLE1_METHODS and set(grid.algo) == set(TABLE1_METHODS)
     assert all(tuple(grid.algo[m]["hidden"]) == QUICK_HIDDEN for m in TABLE1_METHODS)
+
+
+def test_quick_field_puts_the_field_s_baselines_on_the_quick_cells():
+    (quick,) = presets()["quick"].grids
+    (field,) = presets()["quick-field"].grids
+    assert field.methods == FIELD_METHODS
+    assert (field.tasks, field.datasets, field.gaps, field.seeds, field.steps, field.train, field.recipe) == (
+        quick.tasks, quick.datasets, quick.gaps, quick.seeds, quick.steps, quick.train, quick.recipe)
+    assert all(tuple(field.algo[m]["hidden"]) == QUICK_HIDDEN for m in FIELD_METHODS)
+    # the methods' own networks take the quick width; VGDF filters from 10% of the budget, as the authors' 100k of 1M
+    assert field.algo["par"]["encoder_hidden"] == list(QUICK_HIDDEN) and field.algo["par"]["encoder_dim"] == 64
+    assert field.algo["vgdf"]["model_hidden"] == [64] * 4 and field.algo["vgdf"]["filter_start"] == 200
+    # every method on both tasks once (the offline ones ignore the gap), and no cell shared with quick
+    assert Counter(cell.method for cell in expand(field)) == {m: 2 for m in FIELD_METHODS}
+    quick_cells = expand(quick)
+    assert not any(cell in quick_cells for cell in expand(field))
