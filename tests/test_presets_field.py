@@ -1,8 +1,10 @@
 """The field-table1 preset: the field's baselines beside the paper's five on the paper's cells, each
-cell once (the offline baselines once per dataset), and the paper's own presets left as they were."""
+cell once (the offline baselines once per dataset), and the paper's own presets left as they were;
+the quick-field preset: the field's baselines on the quick cells, end to end through the CLI."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from gapbench.algos import methods
@@ -10,6 +12,7 @@ from gapbench.benchmark.sweep.grid import expand
 from gapbench.benchmark.sweep.presets import (FIELD_METHODS, PAPER_DATASETS, QUICK_HIDDEN, TABLE1_METHODS,
                                               presets)
 from gapbench.envs import PAPER_GAPS
+from tests.cli_support import run_cli
 
 
 def test_the_roles_pick_the_methods():
@@ -55,3 +58,27 @@ def test_quick_field_puts_the_field_s_baselines_on_the_quick_cells():
     assert Counter(cell.method for cell in expand(field)) == {m: 2 for m in FIELD_METHODS}
     quick_cells = expand(quick)
     assert not any(cell in quick_cells for cell in expand(field))
+
+
+def test_quick_field_runs_through_the_cli_with_its_overrides(tmp_path):
+    """End to end at a tiny size: PAR and VGDF train on the operator's data with the quick width for
+    their own networks, and Table 1 shows both."""
+    results = tmp_path / "results"
+    run_cli("run", "--preset", "quick-field", "--methods", "par,vgdf", "--seeds", "0", "--steps", "50",
+            "--data-size", "1200", "--with", "eval_every=50", "--with", "final_eval_episodes=1",
+            "--results", str(results), check=True)
+    runs = [json.loads((d / "run.json").read_text()) | {"config": json.loads((d / "config.json").read_text())}
+            for d in sorted((results / "runs").glob("[0-9]*"))]
+    assert sorted((r["config"]["method"], r["config"]["task"]) for r in runs) == sorted(
+        (m, t) for m in ("par", "vgdf") for t in ("wheel-legged-stand", "wheel-legged-move"))
+    assert all(r["status"] == "COMPLETED" for r in runs)
+    for run in runs:
+        algo = run["config"]["algo"]
+        assert list(algo["hidden"]) == list(QUICK_HIDDEN)
+        if run["config"]["method"] == "vgdf":
+            assert list(algo["model_hidden"]) == [64] * 4 and algo["filter_start"] == 200
+        else:
+            assert list(algo["encoder_hidden"]) == [64, 64] and algo["encoder_dim"] == 64
+    run_cli("tables", "--results", str(results), "--format", "md", check=True)
+    header = next(line for line in (results / "tables" / "table1.md").read_text().splitlines() if line.startswith("| Task"))
+    assert "| PAR " in header and "| VGDF " in header
