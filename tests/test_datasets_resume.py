@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gapbench import envs
 from gapbench.benchmark.data import generation
 from tests.cli_support import run_cli
 
@@ -97,3 +98,34 @@ def test_resume_from_rejects_another_recipes_folder_and_a_pick_without_its_files
     bad = run_cli("datasets", "make", "--size", str(SIZE), "--budget", str(BUDGET), "--resume-from", str(empty), env=env)
     assert bad.returncode == 2 and "no checkpoint.pt in it" in bad.stderr, bad.stderr
     assert not list((tmp_path / "cache").rglob("*.pt")) and not list((tmp_path / "cache").rglob("*.hdf5"))
+
+
+@pytest.mark.slow
+def test_a_medium_only_generation_stops_at_the_pick_and_expert_goes_on_to_the_same_files(tmp_path, monkeypatch):
+    """Asked for medium, a generation stops at the pick with a checkpoint there; asked for expert
+    later, it goes on from it and writes what an uninterrupted generation writes."""
+    recipe = generation.Recipe(size=SIZE, budget=BUDGET)
+    # Any data return reaches the target, so the first probe (update 1000, of 2000) picks.
+    monkeypatch.setattr(type(envs.get_task("halfcheetah")), "return_of_score", lambda self, score: -np.inf)
+    monkeypatch.setenv("GAPBENCH_DATA", str(tmp_path / "split"))
+    steps = []
+    paths = generation.generate("halfcheetah", recipe, progress=lambda step, total, *returns: steps.append(step),
+                                until_medium=True)
+    assert sorted(paths) == ["medium", "medium-replay"] and all(p.is_file() for p in paths.values())
+    assert max(steps) == 1000 and sorted(p.name for p in (tmp_path / "split" / "datasets").glob("*.hdf5")) == sorted(
+        f"halfcheetah-{k}-{TAG}.hdf5" for k in ("medium", "medium-replay"))
+    work = generation.work_dir("halfcheetah", recipe)
+    assert torch.load(work / "checkpoint.pt", weights_only=True)["step"] == 1000
+    medium_first = _files(tmp_path / "split")
+
+    generation.generate("halfcheetah", recipe)  # expert: on from the pick's checkpoint to update 2000
+    assert not work.exists()
+    split = _files(tmp_path / "split")
+    assert all(np.array_equal(split[n][k], medium_first[n][k]) for n in medium_first for k in medium_first[n])
+    monkeypatch.setenv("GAPBENCH_DATA", str(tmp_path / "straight"))
+    generation.generate("halfcheetah", recipe)
+    straight = _files(tmp_path / "straight")
+    assert sorted(split) == sorted(straight) and len(straight) == 4
+    for name in straight:
+        for key in straight[name]:
+            np.testing.assert_array_equal(split[name][key], straight[name][key], err_msg=f"{name} {key}")

@@ -30,6 +30,7 @@ from gapbench.envs import Transitions
 
 GENERATOR_VERSION = 2  # 2: the medium policy is picked by the return of the data it generates
 CHECKPOINT_EVERY = 20_000  # SAC updates between checkpoints of a generation (about 6 minutes on a CPU)
+MEDIUM_KINDS = ("medium", "medium-replay")  # written at the medium pick, long before the budget ends
 DEFAULT_MEDIUM_SCORE = envs.DEFAULT_MEDIUM_SCORE  # the level of a task without a D4RL one (envs/tasks.py)
 
 
@@ -105,7 +106,8 @@ def resolve(task: str, kind: str, recipe: Recipe) -> DatasetSource:
 
 
 def ensure(source: DatasetSource, progress=None) -> DatasetSource:
-    """Generate a missing generated dataset (once, even with several processes asking)."""
+    """Generate a missing generated dataset (once, even with several processes asking); for medium
+    or medium-replay, only up to the medium pick."""
     if source.origin == "operator" and not source.path.is_file():
         with dataset_lock(source.path):
             if not source.path.is_file():
@@ -113,7 +115,7 @@ def ensure(source: DatasetSource, progress=None) -> DatasetSource:
     elif source.origin == "generated" and not source.path.is_file():
         with recipe_lock(source.task, source.recipe):
             if not source.path.is_file():
-                generate(source.task, source.recipe, progress=progress)
+                generate(source.task, source.recipe, progress=progress, until_medium=source.kind in MEDIUM_KINDS)
     return source
 
 
@@ -182,7 +184,11 @@ def _checkpoint_step(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
 
 
-def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
+class _MediumWritten(Exception):
+    """Ends a generation asked only for medium data once medium and medium-replay are written."""
+
+
+def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = False) -> dict[str, Path]:
     """Train SAC in the real env and write all four D4RL-style datasets of the recipe.
 
     At every evaluation the stochastic policy, the one that will generate the data, rolls out
@@ -191,6 +197,10 @@ def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
     moment. Expert (the final policy) and medium-expert follow when the budget ends. The SAC run
     checkpoints every `CHECKPOINT_EVERY` updates into `work_dir`, next to the medium pick,
     so a killed generation resumes where it stopped, to the same files; the folder goes at the end.
+
+    With `until_medium`, the generation stops at the pick (about 85k of HalfCheetah's 1M updates)
+    with a checkpoint there, and returns the two files written; a later call for expert data goes on
+    from that checkpoint to the same files an uninterrupted generation writes.
     """
     from gapbench.benchmark.training.loop import TrainConfig, Training
 
@@ -235,9 +245,15 @@ def generate(task: str, recipe: Recipe, progress=None) -> dict[str, Path]:
             medium.update(step=t.step, probe_return=watcher.data_return)
             write_medium(t, reached=True)
             torch.save(medium, picked_file)  # last: a kill before it repeats the same, deterministic pick
+            if until_medium:
+                t.save_checkpoint()  # at the epoch end, where the loop's own checkpoints are taken
+                raise _MediumWritten
 
     work.mkdir(parents=True, exist_ok=True)
-    training.run(on_epoch=on_epoch)
+    try:
+        training.run(on_epoch=on_epoch)
+    except _MediumWritten:  # the work folder stays, for the rest of the budget later
+        return {kind: envs.generated_path(task, kind, recipe.tag) for kind in MEDIUM_KINDS}
     if not medium:  # a small budget never gets there: the final policy stands in, and says so
         medium.update(step=training.step, probe_return=probe(training))
         write_medium(training, reached=False)

@@ -29,8 +29,10 @@ def register(sub) -> None:
         description="Train SAC in the real env; 'medium' rolls out the first policy whose stochastic "
         "rollouts (the data it logs) reach --medium-score, 'medium-replay' is the replay buffer up to then, "
         "'expert' rolls out the final "
-        "policy, 'medium-expert' is both. All four are written to the cache ($GAPBENCH_DATA, default "
-        "~/.cache/gapbench) in D4RL format, with the recipe in their metadata.",
+        "policy, 'medium-expert' is both. They are written to the cache ($GAPBENCH_DATA, default "
+        "~/.cache/gapbench) in D4RL format, with the recipe in their metadata. Asked for medium or "
+        "medium-replay, the generation stops once both are written (it keeps its checkpoint); asked for "
+        "expert or medium-expert, it goes on from there to the end of the budget and writes all four.",
     )
     make.add_argument("--task", default="halfcheetah")
     make.add_argument("--kind", default="medium", choices=envs.GENERATED_KINDS)
@@ -101,7 +103,8 @@ def run_make(args) -> int:
                       f"default {recipe.medium_score:g}; --medium-score sets another")
             print(f"training SAC in the real {task} env for {args.budget} updates (D4RL's recipe, {recipe.tag}, "
                   f"medium level {recipe.medium_score:g} normalised)")
-            paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget))
+            paths = generation.generate(task, recipe, progress=generation_progress(task, recipe.budget),
+                                        until_medium=args.kind in generation.MEDIUM_KINDS)
             for kind, p in paths.items():
                 print(f"  {kind:14s} {p}")
     summary = envs.check_d4rl(path, task)
