@@ -57,7 +57,7 @@ import torch
 
 from gapbench import envs
 from gapbench.algos import get_method
-from gapbench.benchmark.sweep.presets import QUICK_GAP, QUICK_HIDDEN
+from gapbench.benchmark.sweep.presets import QUICK_FIELD_ALGO, QUICK_GAP, QUICK_HIDDEN
 from gapbench.benchmark.training.loop import TrainConfig, Training
 from gapbench.envs.wheel_legged_operator import operator_transitions
 
@@ -70,8 +70,8 @@ DEFECT_SEEDS = [0, 1]  # a broken learner fails by hundreds, two seeds show it
 MARGIN = 150.0
 MARGINS = {"h2o+": 5.0}  # H2O+ only begins to learn at an affordable budget: see its paragraph above
 METHODS = ["iql", "td3+bc", "par", "h2o+", "vgdf"]
-# PAR's encoders are sized apart from `hidden`; the quick networks' size for them too
-SMALL = {"par": {"encoder_hidden": list(QUICK_HIDDEN), "encoder_dim": QUICK_HIDDEN[-1]},
+# PAR's encoders are sized apart from `hidden`: the quick-field preset's size for them
+SMALL = {"par": QUICK_FIELD_ALGO["par"],
          # VGDF: the quick width for the ensemble's four layers, a quarter of its rows per model step (the
          # model step at 7 x 256 rows would triple the check's cost), and the filter from 10% of the budget
          # on, as the authors' 100,000 of 1M (at the default 100,000 it would never filter here)

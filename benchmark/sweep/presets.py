@@ -117,12 +117,6 @@ QUICK_TRAIN = {"eval_every": 500, "eval_episodes": 3, "final_eval_episodes": 10,
                "checkpoint_every": 1000, "sim_eval_gap": QUICK_GAP}
 
 
-def _quick(methods: tuple[str, ...] = TABLE1_METHODS) -> Grid:
-    return Grid(methods, QUICK_TASKS, ("human",), (QUICK_GAP,), FIVE_SEEDS, QUICK_STEPS,
-                train=dict(QUICK_TRAIN), recipe=QUICK_RECIPE,
-                algo={m: {"hidden": list(QUICK_HIDDEN), **QUICK_FIELD_ALGO.get(m, {})} for m in methods})
-
-
 # The field's baselines on the quick cells: their own networks take the quick width too (PAR's
 # encoders, VGDF's dynamics ensemble), and VGDF filters from 10% of the budget on, as the authors'
 # 100,000 of 1M (at its default 100,000 it would never filter in 2,000 updates). A preset of its own,
@@ -130,6 +124,12 @@ def _quick(methods: tuple[str, ...] = TABLE1_METHODS) -> Grid:
 # presets share the store, so `gapbench tables` after both shows the ten methods side by side.
 QUICK_FIELD_ALGO = {"par": {"encoder_hidden": list(QUICK_HIDDEN), "encoder_dim": QUICK_HIDDEN[-1]},
                     "vgdf": {"model_hidden": [QUICK_HIDDEN[-1]] * 4, "filter_start": QUICK_STEPS // 10}}
+
+
+def _quick(methods: tuple[str, ...] = TABLE1_METHODS) -> Grid:
+    return Grid(methods, QUICK_TASKS, ("human",), (QUICK_GAP,), FIVE_SEEDS, QUICK_STEPS,
+                train=dict(QUICK_TRAIN), recipe=QUICK_RECIPE,
+                algo={m: {"hidden": list(QUICK_HIDDEN), **QUICK_FIELD_ALGO.get(m, {})} for m in methods})
 
 
 # ODRL's locomotion grid (docs/odrl-shifts.md) in H2O's setting: on each of its four tasks, every
