@@ -39,8 +39,11 @@ MS_PER_UPDATE = {"sac": 13.6, "cql": 128.0, "darc": 24.0, "darc+": 27.0, "h2o": 
 # The same with the quick preset's small networks (QUICK_HIDDEN) on the 4-dimensional robot: the
 # wall time between evaluations of the 5,000-update quick job on the idle 2-core AMD EPYC
 # (results/reference/quick-5000/), so each figure includes its sim steps and evaluations.
+# The field's baselines: the same wall time, first to last evaluation, median over the 10 runs of
+# each in the 2,000-update quick-field job on the idle machine (results/reference/quick-field/).
 # A cell whose method has QUICK_HIDDEN uses these.
-MS_PER_SMALL_UPDATE = {"sac": 8.8, "cql": 29.0, "darc": 18.0, "darc+": 13.0, "h2o": 16.5}
+MS_PER_SMALL_UPDATE = {"sac": 8.8, "cql": 29.0, "darc": 18.0, "darc+": 13.0, "h2o": 16.5,
+                       "iql": 5.2, "td3+bc": 3.3, "par": 6.8, "vgdf": 15.8, "h2o+": 9.5}
 SECONDS_PER_RUN = 6.0  # process start, env creation, evaluation
 SECONDS_PER_SIM_STEP = 1.2e-4
 
