@@ -63,11 +63,14 @@ def aggregate(final: pd.DataFrame, reps: int = 2000) -> Aggregate:
     labels = {m: known.loc[m, "label"] for m in names}
     notes = []
     cells, scores = [], {m: [] for m in names}
-    for key in row_keys(final, names):
+    keys = row_keys(final, names)
+    several_tasks = len({task for task, _, _ in keys}) > 1  # then a cell's name starts with its task
+    for key in keys:
         per_method = {m: final[(final["method"] == m) & in_row(final, *key)].sort_values("seed")["normalized"]
                       for m in names}
         absent = [labels[m] for m, s in per_method.items() if s.empty]
-        name = " / ".join(x for x in (dataset_name(key[1]) if key[1] else "", gap_name(key[2]) if key[2] else "") if x)
+        parts = (key[0] if several_tasks else "", dataset_name(key[1]) if key[1] else "", gap_name(key[2]) if key[2] else "")
+        name = " / ".join(x for x in parts if x)
         if absent:
             notes.append(f"left out {name}: no run of {', '.join(absent)}")
             continue

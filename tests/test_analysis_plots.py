@@ -8,6 +8,7 @@ import sys
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
@@ -156,6 +157,19 @@ def test_aggregate_statistics_match_a_hand_computation(loaded, results_store):
     again = aggregate(final, reps=100)  # the bootstraps are seeded...
     assert np.array_equal(again.interval["H2O"], result.interval["H2O"]) and again.improvement == result.improvement
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), state))  # ...and NumPy's state restored
+
+
+def test_aggregate_cells_of_several_tasks_are_named_with_their_task(loaded):
+    """Two tasks on the same dataset and gap are two cells, and the note must tell them apart."""
+    from gapbench.analysis.stats import aggregate
+
+    final = loaded[2]
+    both = pd.concat([final, final.assign(task="hopper")], ignore_index=True)
+    result = aggregate(both, reps=50)
+    assert result.cells == tuple(f"{task} / Medium Replay / {gap}" for task in ("halfcheetah", "hopper")
+                                 for gap in ("Gravity 2.0", "Friction 0.3"))
+    per_task = aggregate(final, reps=50)
+    assert per_task.point["H2O"][2] == pytest.approx(result.point["H2O"][2], rel=1e-12)  # the same scores twice: the same mean
 
 
 def test_aggregate_statistics_say_how_to_install_rliable(monkeypatch, loaded):
