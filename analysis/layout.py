@@ -91,6 +91,13 @@ def gap_name(gap: str) -> str:
     return " + ".join(parts)
 
 
+def cell_name(task: str, dataset: str | None, gap: str | None, with_task: bool) -> str:
+    """`halfcheetah / Medium Replay / Gravity 2.0`: a Table 1 row as a panel title or a note names it;
+    the task only where several share the figure or note, an axis the method ignores left out."""
+    parts = (task if with_task else "", dataset_name(dataset) if dataset else "", gap_name(gap) if gap else "")
+    return " / ".join(x for x in parts if x)
+
+
 def _role_rank(role: str) -> int:
     return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
 

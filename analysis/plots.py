@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from gapbench.analysis.layout import TABLE2_CELL, dataset_name, gap_name, methods_table, table1_methods, table2_methods
+from gapbench.analysis.layout import TABLE2_CELL, cell_name, dataset_name, gap_name, methods_table, table1_methods, table2_methods
 from gapbench.analysis.runs import in_row
 from gapbench.analysis.tables import row_keys
 
@@ -83,9 +83,7 @@ def learning_curves_figure(frame: pd.DataFrame, colors: dict[str, tuple]) -> Fig
                              n_boot=N_BOOT, seed=BOOTSTRAP_SEED, estimator="mean", ax=ax, legend=False)
             else:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
-            title = " / ".join(x for x in (task if len({t for t, _ in gaps}) > 1 else "",
-                                           dataset_name(dataset) if dataset else "",
-                                           gap_name(gap) if gap else "") if x)
+            title = cell_name(task, dataset, gap, with_task=len({t for t, _ in gaps}) > 1)
             # A composed gap's name is long: wrapped to the panel's width, so titles never overlap.
             ax.set_title(textwrap.fill(title, TITLE_CHARS, break_on_hyphens=False))
             ax.set_xlabel("Gradient updates")

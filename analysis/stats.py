@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from gapbench.analysis.errors import AnalysisError
-from gapbench.analysis.layout import dataset_name, gap_name, methods_table, table1_methods
+from gapbench.analysis.layout import cell_name, methods_table, table1_methods
 from gapbench.analysis.plots import style
 from gapbench.analysis.runs import in_row
 from gapbench.analysis.tables import row_keys
@@ -64,13 +64,12 @@ def aggregate(final: pd.DataFrame, reps: int = 2000) -> Aggregate:
     notes = []
     cells, scores = [], {m: [] for m in names}
     keys = row_keys(final, names)
-    several_tasks = len({task for task, _, _ in keys}) > 1  # then a cell's name starts with its task
+    several_tasks = len({task for task, _, _ in keys}) > 1
     for key in keys:
         per_method = {m: final[(final["method"] == m) & in_row(final, *key)].sort_values("seed")["normalized"]
                       for m in names}
         absent = [labels[m] for m, s in per_method.items() if s.empty]
-        parts = (key[0] if several_tasks else "", dataset_name(key[1]) if key[1] else "", gap_name(key[2]) if key[2] else "")
-        name = " / ".join(x for x in parts if x)
+        name = cell_name(*key, with_task=several_tasks)
         if absent:
             notes.append(f"left out {name}: no run of {', '.join(absent)}")
             continue
