@@ -36,6 +36,10 @@ class TaskSpec:
     # wheel-legged robot, whose data is the scripted operator's). Sources:
     # results/reference/datasets/d4rl-figures.md and d4rl-figures-locomotion.md.
     d4rl_medium_score: float | None = None
+    # The spread (population std over episodes) of that data's returns: how far from its mean D4RL's own
+    # medium episodes lie. The recipe's medium pick reads it as the width of "at D4RL's level". None: no
+    # published figure.
+    d4rl_medium_return_std: float | None = None
 
     def normalized_score(self, ret: float) -> float:
         """D4RL's normalised score, on the 0-100 scale the papers report."""
@@ -78,15 +82,18 @@ def task_names() -> list[str]:
 # Medium levels: D4RL's medium-v2 data's mean return, normalised with these reference scores, to one
 # decimal as D4RL's tables print normalised scores (the return means are third-party measurements of
 # D4RL's files, quoted in results/reference/datasets/d4rl-figures*.md).
-# halfcheetah-medium-v2 returns 4770.33 on average, normalised 40.68; the level stays 40, the recipe's
+# halfcheetah-medium-v2 returns 4770.33 ± 355.75, normalised 40.68; the level stays 40, the recipe's
 # level before levels were per task, because the committed generation checkpoint
 # (results/reference/datasets/generation/, tag ...-m40) and every HalfCheetah run are at m40, and moving
 # to 40.7 would rename that recipe and orphan both.
-register_task(TaskSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0, 8, d4rl_medium_score=40.0))
-# hopper-medium-v2: mean return 1422.06 (Decision Transformer's download log of D4RL's file) -> 44.32.
-register_task(TaskSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3, 5, d4rl_medium_score=44.3))
-# walker2d-medium-v2: mean return 2852.09 (the same log) -> 62.09.
-register_task(TaskSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, 8, d4rl_medium_score=62.1))
+register_task(TaskSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0, 8, d4rl_medium_score=40.0,
+                       d4rl_medium_return_std=355.75))
+# hopper-medium-v2: mean return 1422.06 ± 378.95 (Decision Transformer's download log of D4RL's file) -> 44.32.
+register_task(TaskSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3, 5, d4rl_medium_score=44.3,
+                       d4rl_medium_return_std=378.95))
+# walker2d-medium-v2: mean return 2852.09 ± 1095.44 (the same log) -> 62.09.
+register_task(TaskSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, 8, d4rl_medium_score=62.1,
+                       d4rl_medium_return_std=1095.44))
 # D4RL's ant-v2 observed contact forces (111 dims); Gymnasium v5 cannot reproduce that layout, so
 # the v5 ant leaves them out (27 dims) and D4RL ant files do not load for it. No public source found
 # gives ant-medium-v2's return statistics, so ant has no medium level and the recipe's default applies.

@@ -15,7 +15,7 @@ from gapbench.benchmark.data import generation
 from tests.cli_support import run_cli
 
 SIZE, BUDGET = 1200, 2000
-TAG = f"v2-n{SIZE}-b{BUDGET}-s0-m40"
+TAG = f"v3-n{SIZE}-b{BUDGET}-s0-m40"
 
 
 class _Stop(Exception):

@@ -46,10 +46,10 @@ def test_each_level_matches_the_published_return_it_came_from():
 
 
 def test_the_tag_names_the_level_and_halfcheetahs_is_unchanged():
-    assert Recipe().for_task("halfcheetah").tag == "v2-n1000000-b1000000-s0-m40"  # the committed generation's
-    assert (ROOT / "results/reference/datasets/generation/halfcheetah-generation-v2-n1000000-b1000000-s0-m40").is_dir()
-    assert Recipe().for_task("hopper").tag == "v2-n1000000-b1000000-s0-m44.3"
-    assert Recipe().for_task("walker2d").tag == "v2-n1000000-b1000000-s0-m62.1"
+    assert Recipe().for_task("halfcheetah").tag == "v3-n1000000-b1000000-s0-m40"  # the committed generation's
+    assert (ROOT / "results/reference/datasets/generation/halfcheetah-generation-v3-n1000000-b1000000-s0-m40").is_dir()
+    assert Recipe().for_task("hopper").tag == "v3-n1000000-b1000000-s0-m44.3"
+    assert Recipe().for_task("walker2d").tag == "v3-n1000000-b1000000-s0-m62.1"
     with pytest.raises(ValueError, match="settle it with Recipe.for_task"):
         Recipe().tag  # an unsettled recipe has no file name
 
@@ -84,7 +84,7 @@ def test_datasets_make_on_hopper_writes_files_at_hoppers_level(tmp_path, monkeyp
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.*"))
 
     proc = run_cli("datasets", "make", "--task", "hopper", "--size", "600", "--budget", "200", env=env, check=True)
-    tag = "v2-n600-b200-s0-m44.3"
+    tag = "v3-n600-b200-s0-m44.3"
     assert f"{tag}, medium level 44.3 normalised)" in proc.stdout, proc.stdout
     folder = tmp_path / "cache" / "datasets"
     assert sorted(p.name for p in folder.glob("*.hdf5")) == sorted(
@@ -105,7 +105,7 @@ def test_datasets_make_on_hopper_writes_files_at_hoppers_level(tmp_path, monkeyp
     sources = {task: generation.resolve(task, "medium", cell_recipe)
                for task, cell_recipe in {(c.task, c.recipe) for c in expand(grid)}}
     assert sources["hopper"].path == folder / f"hopper-medium-{tag}.hdf5" and sources["hopper"].path.is_file()
-    assert sources["halfcheetah"].path.name == "halfcheetah-medium-v2-n600-b200-s0-m40.hdf5"
+    assert sources["halfcheetah"].path.name == "halfcheetah-medium-v3-n600-b200-s0-m40.hdf5"
     status = run_cli("status", "--methods", "cql", "--tasks", "hopper", "--datasets", "medium", "--data-size", "600",
                      "--data-budget", "200", "--results", str(tmp_path / "results"), env=env, check=True).stdout
     assert f"generated with D4RL's recipe ({tag})" in status

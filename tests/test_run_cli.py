@@ -209,7 +209,7 @@ def test_datasets_make_writes_d4rl_files_with_their_recipe(tmp_path):
     assert "never reached the medium target return" in proc.stdout
     folder = tmp_path / "cache" / "datasets"
     kinds = ("expert", "medium-expert", "medium-replay", "medium")
-    tag = "v2-n1200-b200-s0-m40"
+    tag = "v3-n1200-b200-s0-m40"
     assert sorted(p.name for p in folder.glob("*.hdf5")) == sorted(f"halfcheetah-{k}-{tag}.hdf5" for k in kinds)
     assert not list(folder.glob("*generation*/*")), "the work folder of a finished generation is removed"
     check = run_cli("datasets", "check", str(folder / f"halfcheetah-medium-expert-{tag}.hdf5"), check=True)

@@ -6,16 +6,19 @@ early-stopped at a medium level; "medium-replay" is the SAC replay buffer up to 
 the deterministic evaluation reached about a third of the expert return, and its medium *data*
 (stochastic rollouts) then scored a level of its own on each task: about 40 normalised on
 HalfCheetah, 44 on Hopper, 62 on Walker2d. gapbench stops when the stochastic rollouts themselves
-reach the recipe's `medium_score`, by default the task's D4RL level (`TaskSpec.d4rl_medium_score`),
-so the data is at least at D4RL's level by construction. Where the return climbs smoothly (HalfCheetah:
-1.5% over) that is the level; where it jumps between two evaluations the first policy past the level
-can be far past it (hopper: 1323 then 3018 against 1422, results/reference/datasets/README.md), an
-open defect of this rule.
+reach the recipe's `medium_score`, by default the task's D4RL level (`TaskSpec.d4rl_medium_score`).
+Where the return climbs smoothly (HalfCheetah: 1.5% over) the first policy past the level is at it;
+where it jumps between two evaluations (hopper: 1323 then 3018 against 1422) the first policy past
+it can be far past it. So the first probe past the level is kept only while it lies within the
+spread of D4RL's own medium episodes (`TaskSpec.d4rl_medium_return_std`); past that, the nearer of
+the two probes around the level is the medium policy (`pick_medium`).
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
+import os
 import shutil
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
@@ -31,7 +34,9 @@ from gapbench.algos import get_method
 from gapbench.benchmark.data import operator
 from gapbench.envs import Transitions
 
-GENERATOR_VERSION = 2  # 2: the medium policy is picked by the return of the data it generates
+# 2: the medium policy is picked by the return of the data it generates; 3: a first probe past the
+# level by more than D4RL's medium spread gives way to the probe before it, when that one is nearer.
+GENERATOR_VERSION = 3
 CHECKPOINT_EVERY = 20_000  # SAC updates between checkpoints of a generation (about 6 minutes on a CPU)
 MEDIUM_KINDS = ("medium", "medium-replay")  # written at the medium pick, long before the budget ends
 DEFAULT_MEDIUM_SCORE = envs.DEFAULT_MEDIUM_SCORE  # the level of a task without a D4RL one (envs/tasks.py)
@@ -191,21 +196,52 @@ class _MediumWritten(Exception):
     """Ends a generation asked only for medium data once medium and medium-replay are written."""
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One evaluation's probe: the update, and the mean return of the data that policy would log."""
+
+    step: int
+    ret: float
+
+
+def pick_medium(before: Probe | None, past: Probe, target: float, tolerance: float) -> Probe:
+    """The medium policy, from the first probe at or past the `target` return and the probe before it.
+
+    The first probe past the target is D4RL's early stop, and it stands while it lies within
+    `tolerance` of the target (the spread of D4RL's own medium episodes), where its data is at D4RL's
+    level. A jump further past gives way to the probe before it, if that one is nearer the target.
+    """
+    overshoot = past.ret - target
+    if before is None or overshoot <= tolerance or target - before.ret >= overshoot:
+        return past
+    return before
+
+
+def _save(value: Any, path: Path) -> None:
+    """torch.save through a temporary file, so a kill mid-write leaves the previous file whole."""
+    tmp = path.with_name(path.name + ".part")
+    torch.save(value, tmp)
+    os.replace(tmp, path)
+
+
 def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = False) -> dict[str, Path]:
     """Train SAC in the real env and write all four D4RL-style datasets of the recipe.
 
     At every evaluation the stochastic policy, the one that will generate the data, rolls out
-    `probe_episodes` episodes; the first policy whose data return reaches the recipe's medium score
-    is "medium", and medium and medium-replay (the replay buffer up to then) are written at that
-    moment. Expert (the final policy) and medium-expert follow when the budget ends. The SAC run
-    checkpoints every `CHECKPOINT_EVERY` updates into `work_dir`, next to the medium pick,
-    so a killed generation resumes where it stopped, to the same files; the folder goes at the end.
+    `probe_episodes` episodes. The first probe whose return reaches the recipe's medium score ends
+    the search: it, or the probe before it (`pick_medium`), is "medium", and medium and medium-replay
+    (the replay buffer up to the picked update) are written at that moment. Expert (the final
+    policy) and medium-expert follow when the budget ends. The SAC run checkpoints every
+    `CHECKPOINT_EVERY` updates into `work_dir`, next to the medium pick and the latest probe under
+    the target, so a killed generation resumes where it stopped, to the same files; the folder goes
+    at the end.
 
     With `until_medium`, the generation stops at the pick (about 85k of HalfCheetah's 1M updates)
     with a checkpoint there, and returns the two files written; a later call for expert data goes on
     from that checkpoint to the same files an uninterrupted generation writes.
     """
     from gapbench.benchmark.training.loop import TrainConfig, Training
+    from gapbench.benchmark.training.plain_state import from_plain, to_plain
 
     recipe = recipe.for_task(task)
     spec = envs.get_task(task)
@@ -220,37 +256,54 @@ def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = Fals
     training = Training(get_method("sac"), {}, cfg, task, envs.NoGap(), None, [recipe.seed], watcher,
                         checkpoint_path=work / "checkpoint.pt")
     picked_file = work / "medium-pick.pt"  # the update and data return of the picked medium policy
+    below_file = work / "below-target.pt"  # the latest probe under the target: its policy, for `pick_medium`
+    tolerance = spec.d4rl_medium_return_std or 0.0  # no published spread: the nearer probe, always
     medium: dict[str, Any] = torch.load(picked_file, weights_only=True) if picked_file.is_file() else {}
     common = {"task": task, "env": spec.gym_id, "recipe": asdict(recipe), "generator": "gapbench",
               "generator_version": GENERATOR_VERSION, "medium_target_return": target}
 
-    def write_medium(t: Training, reached: bool) -> None:
-        """Medium and medium-replay from the current policy and buffer, the moment it is picked."""
-        data = rollout(t.agent, task, recipe.size, np.random.default_rng([recipe.seed, 1]))
-        meta = {**common, "medium_target_reached": reached, "medium_update": t.step,
+    def write_medium(t: Training, agent, rows: int, reached: bool) -> None:
+        """Medium from the picked policy, and medium-replay (the first `rows` rows of the replay
+        buffer, those collected up to the pick), the moment the pick is made."""
+        data = rollout(agent, task, recipe.size, np.random.default_rng([recipe.seed, 1]))
+        meta = {**common, "medium_target_reached": reached, "medium_update": medium["step"],
                 "medium_probe_return": medium["probe_return"]}
+        if "first_past_step" in medium:
+            meta.update(medium_first_past_update=medium["first_past_step"],
+                        medium_first_past_return=medium["first_past_return"])
         envs.save_d4rl(data, envs.generated_path(task, "medium", recipe.tag), {**meta, "kind": "medium"})
-        replay = replay_transitions(t.buffer, t.layout, len(t.buffer))
+        replay = replay_transitions(t.buffer, t.layout, rows)
         envs.save_d4rl(replay, envs.generated_path(task, "medium-replay", recipe.tag),
                        {**meta, "kind": "medium-replay"})
 
     def probe(t: Training) -> float:
-        """The mean return of `probe_episodes` stochastic episodes: what this policy's data scores."""
-        data = rollout(t.agent, task, recipe.probe_episodes * spec.max_episode_steps,
-                       np.random.default_rng([recipe.seed, 2, t.step]))
-        watcher.data_return = float(np.mean(episode_returns(data, spec.max_episode_steps)))
+        watcher.data_return = probe_return(t.agent, task, recipe, t.step)
         return watcher.data_return
 
     def on_epoch(t: Training) -> None:
         if medium or (t.step % eval_every and t.step < recipe.budget):
             return
-        if probe(t) >= target:
-            medium.update(step=t.step, probe_return=watcher.data_return)
-            write_medium(t, reached=True)
-            torch.save(medium, picked_file)  # last: a kill before it repeats the same, deterministic pick
-            if until_medium:
-                t.save_checkpoint()  # at the epoch end, where the loop's own checkpoints are taken
-                raise _MediumWritten
+        past = Probe(t.step, probe(t))
+        if past.ret < target:
+            # Kept on disk, not only in memory, so a generation resumed from a checkpoint still has it.
+            _save(to_plain({"step": t.step, "probe_return": past.ret, "rows": len(t.buffer),
+                            "agent": t.agent.state_dict()}), below_file)
+            return
+        below = from_plain(torch.load(below_file, weights_only=True)) if below_file.is_file() else None
+        before = Probe(below["step"], below["probe_return"]) if below is not None else None
+        picked = pick_medium(before, past, target, tolerance)
+        medium.update(step=picked.step, probe_return=picked.ret, first_past_step=past.step,
+                      first_past_return=past.ret)
+        if picked is past:
+            write_medium(t, t.agent, len(t.buffer), reached=True)
+        else:
+            agent = copy.deepcopy(t.agent)
+            agent.load_state_dict(below["agent"])
+            write_medium(t, agent, below["rows"], reached=True)
+        torch.save(medium, picked_file)  # last: a kill before it repeats the same, deterministic pick
+        if until_medium:
+            t.save_checkpoint()  # at the epoch end, where the loop's own checkpoints are taken
+            raise _MediumWritten
 
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -259,7 +312,7 @@ def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = Fals
         return {kind: envs.generated_path(task, kind, recipe.tag) for kind in MEDIUM_KINDS}
     if not medium:  # a small budget never gets there: the final policy stands in, and says so
         medium.update(step=training.step, probe_return=probe(training))
-        write_medium(training, reached=False)
+        write_medium(training, training.agent, len(training.buffer), reached=False)
     expert = rollout(training.agent, task, recipe.size, np.random.default_rng([recipe.seed, 3]))
     meta = {**common, "medium_update": medium["step"], "expert_update": training.step}
     paths = {kind: envs.generated_path(task, kind, recipe.tag) for kind in envs.GENERATED_KINDS}
@@ -269,6 +322,14 @@ def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = Fals
                    {**meta, "kind": "medium-expert"})
     shutil.rmtree(work)
     return paths
+
+
+def probe_return(agent, task: str, recipe: Recipe, step: int) -> float:
+    """The mean return of `probe_episodes` stochastic episodes of the policy at update `step`: what
+    the data it would log scores. Its own random stream per update, so probing never moves training."""
+    max_steps = envs.get_task(task).max_episode_steps
+    data = rollout(agent, task, recipe.probe_episodes * max_steps, np.random.default_rng([recipe.seed, 2, step]))
+    return float(np.mean(episode_returns(data, max_steps)))
 
 
 def episode_returns(data: Transitions, max_episode_steps: int) -> np.ndarray:

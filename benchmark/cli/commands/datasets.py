@@ -27,7 +27,9 @@ def register(sub) -> None:
         "make",
         help="generate D4RL-style datasets with D4RL's recipe (SAC in the real env)",
         description="Train SAC in the real env; 'medium' rolls out the first policy whose stochastic "
-        "rollouts (the data it logs) reach --medium-score, 'medium-replay' is the replay buffer up to then, "
+        "rollouts (the data it logs) reach --medium-score (or the policy one evaluation before, if the return "
+        "jumped past the level by more than D4RL's medium spread and that one is nearer), 'medium-replay' is "
+        "the replay buffer up to then, "
         "'expert' rolls out the final "
         "policy, 'medium-expert' is both. They are written to the cache ($GAPBENCH_DATA, default "
         "~/.cache/gapbench) in D4RL format, with the recipe in their metadata. Asked for medium or "
@@ -112,12 +114,22 @@ def run_make(args) -> int:
     print(f"{args.kind}: {summary.transitions} transitions, {summary.episodes} episodes, behaviour return "
           f"{summary.return_mean:.1f} ± {summary.return_std:.1f} (normalised {summary.normalized_mean:.1f})")
     if "medium_update" in meta:
-        print(f"medium policy: SAC update {meta['medium_update']}, its data returned "
-              f"{meta['medium_probe_return']:.0f} against the target {meta['medium_target_return']:.0f}")
+        print(medium_pick_line(meta))
     if not meta.get("medium_target_reached", True):
         print(f"note: the policy never reached the medium target return {meta['medium_target_return']:.0f} "
               f"within {args.budget} updates, so 'medium' uses the final policy; raise --budget for D4RL-like data")
     return 0
+
+
+def medium_pick_line(meta: dict) -> str:
+    """Which policy is medium and why, from a medium file's metadata (generation.pick_medium)."""
+    line = (f"medium policy: SAC update {meta['medium_update']:,}, its data returned "
+            f"{meta['medium_probe_return']:.0f} against the target {meta['medium_target_return']:.0f}")
+    if meta.get("medium_first_past_update", meta["medium_update"]) != meta["medium_update"]:
+        line += (f" (the first probe past the target, at update {meta['medium_first_past_update']:,}, returned "
+                 f"{meta['medium_first_past_return']:.0f}: further past it than D4RL's medium spread, "
+                 "and the probe before was nearer)")
+    return line
 
 
 def run_check(args) -> int:
@@ -166,6 +178,5 @@ def run_table(args) -> int:
     print(tabulate(rows, ["dataset", "transitions (rows)", "episodes", "return (mean ± std over episodes)",
                           "normalised"], tablefmt="github", disable_numparse=True))
     if medium is not None:
-        print(f"\nmedium policy: SAC update {medium['medium_update']:,}, its data returned "
-              f"{medium['medium_probe_return']:.0f} against the target {medium['medium_target_return']:.0f}")
+        print("\n" + medium_pick_line(medium))
     return 0
