@@ -218,6 +218,8 @@ def test_datasets_make_writes_d4rl_files_with_their_recipe(tmp_path):
     assert "rows 1000" in replay.stdout  # one epoch of 1000 sim steps before the budget ran out
     again = run_cli("datasets", "make", "--kind", "medium", "--size", "1200", "--budget", "200", env=env, check=True)
     assert "already generated" in again.stdout
+    expert = run_cli("datasets", "make", "--kind", "expert", "--size", "1200", "--budget", "200", env=env, check=True)
+    assert "already generated" in expert.stdout and "\nexpert: " in expert.stdout, expert.stdout  # no medium line
 
     table = run_cli("datasets", "table", "--size", "1200", "--budget", "200", env=env, check=True).stdout
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]

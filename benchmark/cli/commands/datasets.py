@@ -113,7 +113,7 @@ def run_make(args) -> int:
     meta = summary.metadata
     print(f"{args.kind}: {summary.transitions} transitions, {summary.episodes} episodes, behaviour return "
           f"{summary.return_mean:.1f} ± {summary.return_std:.1f} (normalised {summary.normalized_mean:.1f})")
-    if "medium_update" in meta:
+    if "medium_probe_return" in meta:  # medium and medium-replay; expert files name only the update
         print(medium_pick_line(meta))
     if not meta.get("medium_target_reached", True):
         print(f"note: the policy never reached the medium target return {meta['medium_target_return']:.0f} "
@@ -167,7 +167,7 @@ def run_table(args) -> int:
             rows.append([f"{task}-{kind}", "not generated", "", "", ""])
             continue
         summary = envs.check_d4rl(path, task)
-        medium = medium or (summary.metadata if "medium_update" in summary.metadata else None)
+        medium = medium or (summary.metadata if "medium_probe_return" in summary.metadata else None)
         rows.append([f"{task}-{kind}", f"{summary.rows:,}", f"{summary.episodes:,}",
                      f"{summary.return_mean:.0f} ± {summary.return_std:.0f}",
                      f"{summary.normalized_mean:.1f}" if summary.normalized_mean is not None else "n/a"])
