@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import os
 import shutil
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
@@ -217,13 +216,6 @@ def pick_medium(before: Probe | None, past: Probe, target: float, tolerance: flo
     return before
 
 
-def _save(value: Any, path: Path) -> None:
-    """torch.save through a temporary file, so a kill mid-write leaves the previous file whole."""
-    tmp = path.with_name(path.name + ".part")
-    torch.save(value, tmp)
-    os.replace(tmp, path)
-
-
 def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = False) -> dict[str, Path]:
     """Train SAC in the real env and write all four D4RL-style datasets of the recipe.
 
@@ -241,7 +233,7 @@ def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = Fals
     from that checkpoint to the same files an uninterrupted generation writes.
     """
     from gapbench.benchmark.training.loop import TrainConfig, Training
-    from gapbench.benchmark.training.plain_state import from_plain, to_plain
+    from gapbench.benchmark.training.plain_state import from_plain, save_plain
 
     recipe = recipe.for_task(task)
     spec = envs.get_task(task)
@@ -286,8 +278,8 @@ def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = Fals
         past = Probe(t.step, probe(t))
         if past.ret < target:
             # Kept on disk, not only in memory, so a generation resumed from a checkpoint still has it.
-            _save(to_plain({"step": t.step, "probe_return": past.ret, "rows": len(t.buffer),
-                            "agent": t.agent.state_dict()}), below_file)
+            save_plain({"step": t.step, "probe_return": past.ret, "rows": len(t.buffer),
+                        "agent": t.agent.state_dict()}, below_file)
             return
         below = from_plain(torch.load(below_file, weights_only=True)) if below_file.is_file() else None
         before = Probe(below["step"], below["probe_return"]) if below is not None else None

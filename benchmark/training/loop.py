@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
 from gapbench.algos.core.config import device_field, make_config, ranged
-from gapbench.benchmark.training.plain_state import from_plain, to_plain
+from gapbench.benchmark.training.plain_state import from_plain, save_plain
 from gapbench.benchmark.training.rollouts import Evaluation, Evaluator, SimCollector
 
 
@@ -277,9 +276,7 @@ class Training:
             "first_bad_step": self.first_bad_step,
         }
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_name(self.checkpoint_path.name + ".part")
-        torch.save(to_plain(state), tmp)
-        os.replace(tmp, self.checkpoint_path)  # a kill mid-write leaves the previous checkpoint whole
+        save_plain(state, self.checkpoint_path)  # a kill mid-write leaves the previous checkpoint whole
         self.recorder.progress(step=self.step, steps=self.cfg.steps, checkpoint=True)
 
     def restore(self) -> bool:

@@ -9,6 +9,8 @@ already dicts of Python ints.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,3 +41,11 @@ def from_plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(from_plain(v) for v in value)
     return value
+
+
+def save_plain(state: Any, path: Path) -> None:
+    """`state` in plain form at `path`, written through a temporary file, so a kill mid-write leaves
+    the previous file whole."""
+    tmp = path.with_name(path.name + ".part")
+    torch.save(to_plain(state), tmp)
+    os.replace(tmp, path)
