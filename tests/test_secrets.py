@@ -14,6 +14,9 @@ import pytest
 from tests.cli_support import GAPBENCH, TINY_TRAIN, run_cli
 
 PASSWORD = "Pl4nted-s3cret"
+# Another secret for the test that puts its URL on the command line on purpose: the scan below reads every
+# process's command line, and under `pytest -n 2` that test may run beside it (CI failed so at stop 22).
+SRV_PASSWORD = "Srv-pl4nted-s3cret"
 SAC = ["--methods", "sac", "--gaps", "gravity:2.0", "--seeds", "0", "--steps", "50", *TINY_TRAIN]
 
 
@@ -66,7 +69,7 @@ def test_mongodb_srv_urls_are_taken_and_their_password_is_not_shown(tmp_path):
     """The host does not exist, so the run fails to connect; the URL is accepted and never echoed."""
     results = tmp_path / "results"
     proc = run_cli("run", *SAC, "--results", str(results), "--mongo",
-                   f"mongodb+srv://gapuser:{PASSWORD}@cluster0.gapbench.invalid/secrets")
+                   f"mongodb+srv://gapuser:{SRV_PASSWORD}@cluster0.gapbench.invalid/secrets")
     assert "must be a mongodb://" not in proc.stderr
-    assert PASSWORD not in proc.stdout + proc.stderr and not files_holding(results, PASSWORD)
+    assert SRV_PASSWORD not in proc.stdout + proc.stderr and not files_holding(results, SRV_PASSWORD)
     assert "FAILED" in proc.stdout + proc.stderr
