@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
+from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam, adam_step
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
 from gapbench.algos.core.policy import TanhGaussianPolicy
@@ -64,9 +64,7 @@ class BC(Agent):
         loss = -log_prob.mean(-1)  # [K]: one loss per member
         with torch.no_grad():  # a readable diagnostic, from the pre-update policy like every metric here
             mse = (self.policy.deterministic(real.obs) - real.act).square().mean((1, 2))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()  # a sum over members: each member's parameters get only its own gradient
-        self.optimizer.step()
+        adam_step(self.optimizer, loss)
         return {"bc/loss": loss.detach(), "bc/deterministic_mse": mse}
 
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 
-from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam, cosine_decay
+from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam, adam_step, cosine_decay
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
 from gapbench.algos.core.critic import StateValue, TwinQ, expectile_loss, soft_update
@@ -114,11 +114,6 @@ class IQL(Agent):
             return cosine_decay(c.policy_lr, self.num_updates, c.actor_lr_decay_steps)
         return c.policy_lr
 
-    def _step(self, loss_per_member: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_per_member.sum().backward()  # a sum over members: each gets only its own gradient
-        self.optimizer.step()
-
     def advantage_weights(self, advantage: torch.Tensor) -> torch.Tensor:
         """min(exp(beta * A), max_weight), the AWR weights of Eq. 7."""
         c = self.config
@@ -131,7 +126,7 @@ class IQL(Agent):
             q_target = self.target_critic.min(real.obs, real.act)  # [K, B]
         v = self.value(real.obs)
         value_loss = expectile_loss(q_target - v, c.expectile).mean(-1)  # [K]
-        self._step(value_loss)
+        adam_step(self.optimizer, value_loss)
 
         # 2-3. the policy and Q, both from the just-updated V (the authors' order)
         with torch.no_grad():  # V(s) and V(s') in one call
@@ -144,7 +139,7 @@ class IQL(Agent):
         q_loss = (q - target.unsqueeze(1)).square().mean(-1).sum(1)
         lr = self.actor_lr()
         self.policy_group["lr"] = lr
-        self._step(policy_loss + q_loss)  # disjoint: the policy loss sees no Q or V gradient
+        adam_step(self.optimizer, policy_loss + q_loss)  # disjoint: the policy loss sees no Q or V gradient
 
         self.num_updates += 1
         if self.num_updates % c.target_update_period == 0:

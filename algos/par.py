@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from gapbench.algos.core.actor_critic import ActorCritic, ActorCriticConfig
-from gapbench.algos.core.agent import AgentSpec, Metrics
+from gapbench.algos.core.agent import AgentSpec, Metrics, adam_step
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
 from gapbench.algos.core.critic import soft_update
@@ -93,12 +93,6 @@ class PAR(ActorCritic):
         noise = rng.normal(*action.shape[1:], dtype=action.dtype)
         return (action + self.config.exploration_noise * noise).clamp(-1.0, 1.0)
 
-    def _step(self, loss_per_member: torch.Tensor) -> None:
-        """One Adam step; groups without gradients (the networks this loss does not reach) are skipped."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_per_member.sum().backward()  # a sum over members: each gets only its own gradient
-        self.optimizer.step()
-
     @torch.no_grad()
     def penalty(self, sim: Batch) -> torch.Tensor:
         """beta * the target encoders' representation mismatch, per sim transition [K, B]."""
@@ -110,7 +104,7 @@ class PAR(ActorCritic):
         self.num_updates += 1
         if self.num_updates % c.encoder_update_period == 0:  # 1. the encoders, on real transitions
             encoder_loss = self.encoder.loss(*real_encoder.transitions())
-            self._step(encoder_loss)
+            adam_step(self.optimizer, encoder_loss)
             self.last_encoder_loss = encoder_loss.detach()
 
         penalty = self.penalty(sim)  # 2. the sim rewards' penalty
@@ -119,12 +113,12 @@ class PAR(ActorCritic):
         target = self.td_target(batch, reward)  # 3. SAC: the critic ...
         q = self.critic(batch.obs, batch.act)
         q_loss = self.squared_errors(q, target).mean(-1).sum(1)
-        self._step(q_loss)
+        adam_step(self.optimizer, q_loss)
         if self.num_updates % c.target_update_period == 0:  # ... the targets ...
             soft_update(self.target_critic, self.critic, c.soft_target_update_rate)
             soft_update(self.target_encoder, self.encoder, c.soft_target_update_rate)
         policy_loss, alpha_loss, metrics = self.actor_losses(batch.obs)  # ... and the actor, with the new critic
-        self._step(policy_loss + alpha_loss)
+        adam_step(self.optimizer, policy_loss + alpha_loss)
         return metrics | {"par/penalty_mean": penalty.mean(-1), "par/penalty_max": penalty.max(-1).values,
                           "par/encoder_loss": self.last_encoder_loss, "q/loss": q_loss.detach(),
                           "q/mean": q.detach().mean((1, 2)), "q/target_mean": target.mean(-1)}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
+from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam, adam_step
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
 from gapbench.algos.core.critic import TwinQ, soft_update
@@ -117,11 +117,6 @@ class TD3BC(Agent):
         noise = (rng or self.rng).normal(*action.shape[1:], dtype=action.dtype)
         return (action + self.config.exploration_noise * noise).clamp(-1.0, 1.0)
 
-    def _step(self, loss_per_member: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_per_member.sum().backward()  # a sum over members: each gets only its own gradient
-        self.optimizer.step()
-
     @torch.no_grad()
     def smoothed_target_action(self, next_obs: torch.Tensor) -> torch.Tensor:
         """a' = clip(pi_target(s') + clip(eps, -c, c), -1, 1), eps ~ N(0, policy_noise^2): TD3's smoothing."""
@@ -150,10 +145,10 @@ class TD3BC(Agent):
             target = real.rew + (1.0 - real.done) * c.discount * next_q
         q = self.critic(obs, real.act)  # [K, 2, B]
         q_loss = (q - target.unsqueeze(1)).square().mean(-1).sum(1)
-        self._step(q_loss)
+        adam_step(self.optimizer, q_loss)
         if self.num_updates % c.policy_delay == 0:  # the delayed actor step, with the updated critic
             loss, self.last_actor_metrics = self.actor_loss(obs, real.act)
-            self._step(loss)
+            adam_step(self.optimizer, loss)
             soft_update(self.target_critic, self.critic, c.soft_target_update_rate)
             soft_update(self.target_policy, self.policy, c.soft_target_update_rate)
         return {"q/loss": q_loss.detach(), "q/mean": q.detach().mean((1, 2)), "q/target_mean": target.mean(-1),

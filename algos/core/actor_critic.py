@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam
+from gapbench.algos.core.agent import Agent, AgentSpec, Metrics, adam, adam_step
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
 from gapbench.algos.core.critic import TwinQ, soft_update
@@ -117,9 +117,7 @@ class ActorCritic(Agent):
 
     def step(self, loss_per_member: torch.Tensor) -> None:
         """One Adam step on the summed losses, then the soft target update every `period` steps."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_per_member.sum().backward()
-        self.optimizer.step()
+        adam_step(self.optimizer, loss_per_member)
         self.num_updates += 1
         if self.num_updates % self.config.target_update_period == 0:
             soft_update(self.target_critic, self.critic, self.config.soft_target_update_rate)

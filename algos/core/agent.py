@@ -151,3 +151,12 @@ def cosine_decay(base_lr: float, step: int, decay_steps: int) -> float:
 def adam(groups: list[dict], device: str) -> torch.optim.Adam:
     """Adam with torch's defaults; the fused kernel where the device has one (exact, faster)."""
     return torch.optim.Adam(groups, fused=torch.device(device).type in ("cpu", "cuda"))
+
+
+def adam_step(optimizer: torch.optim.Optimizer, loss_per_member: torch.Tensor) -> None:
+    """One optimiser step on a population's losses [K]. Members share no parameter, so the gradient of
+    the sum gives each member exactly its own loss's gradient; groups the loss does not reach have no
+    gradient and Adam skips them."""
+    optimizer.zero_grad(set_to_none=True)
+    loss_per_member.sum().backward()
+    optimizer.step()

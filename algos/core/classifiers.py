@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gapbench.algos.core.agent import adam
+from gapbench.algos.core.agent import adam, adam_step
 from gapbench.algos.core.batch import Batch
 from gapbench.algos.core.config import ranged
 from gapbench.algos.core.nets import MLP
@@ -111,9 +111,7 @@ class DomainClassifierTrainer(nn.Module):
     def train_step(self, real, sim) -> dict[str, torch.Tensor]:
         """Real (s, a, s') against simulated (s, a, s'), both Batches [K, B]."""
         loss, metrics = self.pair.loss(real.transitions(), sim.transitions(), self.noise_std, self.rng)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        self.optimizer.step()
+        adam_step(self.optimizer, loss)
         return metrics
 
     @torch.no_grad()
