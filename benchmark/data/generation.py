@@ -292,7 +292,7 @@ def generate(task: str, recipe: Recipe, progress=None, until_medium: bool = Fals
             agent = copy.deepcopy(t.agent)
             agent.load_state_dict(below["agent"])
             write_medium(t, agent, below["rows"], reached=True)
-        torch.save(medium, picked_file)  # last: a kill before it repeats the same, deterministic pick
+        save_plain(medium, picked_file)  # last, and whole: a kill before it repeats the same, deterministic pick
         if until_medium:
             t.save_checkpoint()  # at the epoch end, where the loop's own checkpoints are taken
             raise _MediumWritten
