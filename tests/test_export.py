@@ -4,15 +4,19 @@ command reads it (and `run` resumes from it) as it does the original."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gapbench
 from gapbench.benchmark.sweep.export import portable_run, portable_text
 from tests.analysis_support import SEEDS, STEPS, STORE_GAPS, STORE_METHODS, store_env
-from tests.cli_support import TINY_DATA, TINY_TRAIN, run_cli
+from tests.cli_support import GAPBENCH, TINY_DATA, TINY_TRAIN, run_cli
 
 KNOWN = [("/home/ana/results/checkpoints", "checkpoints"), ("/home/ana/results", "."),
          ("/data/gapbench", "$GAPBENCH_DATA"), ("/home/ana", "~")]
@@ -109,3 +113,46 @@ def test_export_of_a_folder_without_runs_fails_in_one_line(tmp_path):
     proc = run_cli("export", str(tmp_path / "nowhere"))
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no results store" in proc.stderr
+
+
+def test_an_unfinished_run_travels_with_its_checkpoint_and_the_export_resumes_it_to_the_uninterrupted_result(tmp_path):
+    """A study longer than a session: the machine goes away mid-run, the store is exported (and
+    committed) with the unfinished run's checkpoint, and `run` on the export, elsewhere, goes on from
+    that checkpoint and ends where a run never interrupted ends."""
+    grid = ["--methods", "h2o", "--datasets", "medium-replay", "--gaps", "gravity:2.0", "--seeds", "0",
+            "--steps", "400", *TINY_DATA, *TINY_TRAIN, "--with", "checkpoint_every=50"]
+    run_cli("run", *grid, "--results", str(tmp_path / "uninterrupted"), check=True)
+
+    store = tmp_path / "results"
+    sweep = subprocess.Popen([GAPBENCH, "run", *grid, "--results", str(store)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not list((store / "checkpoints").glob("*.pt")) and time.time() < deadline and sweep.poll() is None:
+        time.sleep(0.02)
+    os.killpg(sweep.pid, signal.SIGKILL)  # the whole machine goes: the sweep and its worker
+    sweep.wait(timeout=60)
+    [checkpoint] = list((store / "checkpoints").glob("*.pt"))  # 400 updates take seconds past the first 50
+
+    export = tmp_path / "export"
+    proc = run_cli("export", str(store), "--to", str(export), check=True)
+    assert "left out (not ended): 1 RUNNING" in proc.stdout
+    assert "1 unfinished runs' checkpoints" in proc.stdout
+    assert (export / "checkpoints" / checkpoint.name).read_bytes() == checkpoint.read_bytes()
+    assert not (export / "runs").exists() or not any((export / "runs").iterdir())
+
+    resumed = run_cli("run", *grid, "--results", str(export), check=True)
+    said = resumed.stdout + resumed.stderr
+    assert "resumed " in said and "from its checkpoint at update " in said, said
+    step = int(said.split("from its checkpoint at update ")[1].split("/")[0])
+    assert 50 <= step < 400 and step % 50 == 0
+    assert not list((export / "checkpoints").glob("*.pt"))  # a completed run deletes its checkpoint
+    def only(runs: Path, name: str) -> dict:
+        [doc] = [json.loads((p / name).read_text()) for p in runs.iterdir() if p.name.isdigit()]
+        return doc
+
+    again, reference = only(export / "runs", "run.json"), only(tmp_path / "uninterrupted" / "runs", "run.json")
+    assert again["status"] == "COMPLETED" and again["result"] == reference["result"]
+    # The curve before the checkpoint comes from the checkpoint, after it from the resumed training.
+    curve = only(export / "runs", "metrics.json")["eval/return/seed0"]
+    reference_curve = only(tmp_path / "uninterrupted" / "runs", "metrics.json")["eval/return/seed0"]
+    assert (curve["steps"], curve["values"]) == (reference_curve["steps"], reference_curve["values"])

@@ -9,8 +9,10 @@ store, and `status`, `tables` and `plots` read it as they read any store.
 Sacred's `_sources/` copies of the code stay behind: each run records the commit it ran.
 Only runs that ended are exported: COMPLETED ones and those that ended badly with their reasons,
 which are results too. A running run is left alone (in place, untouched; into a new folder, not
-copied), and checkpoints never travel, so the next `run` on the export trains an unfinished run
-again.
+copied). The checkpoints of unfinished runs do travel (`checkpoints/*.pt`: networks, optimisers,
+random streams and the curve so far, no path), so a study longer than a session goes on from its last
+checkpoint on another machine: `run` on the export resumes each unfinished run where it stopped.
+Locks, logs and the checkpoints' artifact folders (rewritten from the checkpoint on resume) stay behind.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ STRAY_PATH = re.compile(r"(?<![\w.$<>~:/])/(?:[\w.+-]+/)+([\w.+-]*)")
 class ExportSummary:
     exported: int
     skipped: dict[str, int]  # status -> runs left out
+    checkpoints: int  # unfinished runs' checkpoints the export holds, to resume from
 
 
 def roots(store: Path) -> list[tuple[str, str]]:
@@ -143,7 +146,13 @@ def export(store: Path, dest: Path | None = None) -> ExportSummary:
     leftover = [str(p) for p in written if _mentions(p, known)]
     if leftover:  # a defect of this module, never the user's: say which file kept a path
         raise RuntimeError(f"the export still names a local folder in {', '.join(leftover)}")
-    return ExportSummary(exported, skipped)
+    # Whole files only: a `.pt.part` is a checkpoint being written, its previous `.pt` is the whole one.
+    checkpoints = sorted((Path(store) / "checkpoints").glob("*.pt"))
+    if not in_place:
+        (Path(dest) / "checkpoints").mkdir(parents=True, exist_ok=True)
+        for path in checkpoints:
+            shutil.copyfile(path, Path(dest) / "checkpoints" / path.name)
+    return ExportSummary(exported, skipped, len(checkpoints))
 
 
 def _mentions(path: Path, known: list[tuple[str, str]]) -> bool:

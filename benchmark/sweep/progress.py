@@ -65,6 +65,8 @@ class SweepProgress:
             self.steps_seen[id(unit)] = step
             if advance > 0:
                 self.bar.update(advance)
+            if fields.get("resumed"):
+                self._say(f"resumed  {unit.label} from its checkpoint at update {step}/{unit.steps}")
             line = self.lines.get(id(unit))
             if line is not None:
                 line.n = step

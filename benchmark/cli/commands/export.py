@@ -10,7 +10,8 @@ def register(sub) -> None:
                             description="Rewrite the ended runs of a results store (COMPLETED, FAILED, "
                             "INTERRUPTED) without the local folders and the host name that Sacred records, so "
                             "the store can be committed and read on another machine. `run` resumes from an "
-                            "export, and `status`, `tables` and `plots` read it, as they do the original.")
+                            "export (unfinished runs from their checkpoints, which the export carries), and "
+                            "`status`, `tables` and `plots` read it, as they do the original.")
     parser.add_argument("results", type=Path, help="the results store (the folder holding runs/)")
     parser.add_argument("--to", type=Path, metavar="DEST",
                         help="write the export into this new folder (default: rewrite the store in place)")
@@ -25,4 +26,7 @@ def export(args) -> int:
     left = ", ".join(f"{n} {status}" for status, n in sorted(summary.skipped.items()))
     print(f"{where / 'runs'}: {summary.exported} ended runs written portably"
           + (f"; left out (not ended): {left}" if left else ""))
+    if summary.checkpoints:
+        print(f"{where / 'checkpoints'}: {summary.checkpoints} unfinished runs' checkpoints, "
+              "which `gapbench run` on this store resumes from")
     return 0
