@@ -7,6 +7,7 @@ through the console script on a tiny setting to check the shape of what it print
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -127,6 +128,26 @@ def _table(output: str, title: str) -> list[list[str]]:
             break
         rows.append(re.split(r"\s{2,}", line.strip()))
     return rows
+
+
+def test_bf16_perf_times_one_autocast_region_per_update_as_training_runs_them():
+    """`gapbench perf --precision bf16` must time the update a bf16 training run makes: each update in
+    its own autocast region, as the training loop enters it. Autocast keeps the bf16 copy of a weight
+    until its outermost region ends, so one region around many updates (how perf once timed them)
+    runs every update after the first on the first update's weights and skips their recasts."""
+    from gapbench.benchmark.perf.measure import Workload
+
+    def after_three(precision: str, one_region: bool) -> torch.Tensor:
+        work = Workload("sac", data_rows=2000, reference=False, precision=precision)
+        with torch.autocast("cpu", dtype=torch.bfloat16) if one_region else contextlib.nullcontext():
+            for _ in range(3):
+                work.update()
+        return torch.cat([p.detach().flatten() for p in work.agent.parameters()])
+
+    per_update = after_three("bf16", one_region=False)
+    assert not torch.equal(per_update, after_three("fp32", one_region=False))  # bf16 is on
+    assert torch.equal(per_update, after_three("bf16", one_region=False))  # and deterministic
+    assert not torch.equal(per_update, after_three("fp32", one_region=True))  # the stale-copy region differs
 
 
 def test_gapbench_perf_prints_every_section_and_a_target_table(tmp_path):

@@ -65,7 +65,7 @@ class Workload:
     """One method's gapbench agent and its plain reference, fed from the same synthetic data."""
 
     def __init__(self, name: str, population: int = 1, device: str = "cpu", data_rows: int = DATA_ROWS,
-                 reference: bool = True):
+                 reference: bool = True, precision: str = "fp32"):
         from gapbench import envs
         from gapbench.algos import (
             AgentSpec,
@@ -79,6 +79,7 @@ class Workload:
 
         task = envs.get_task(TASK)
         self.name, self.device, self.population = name, device, population
+        self.precision = precision
         self.layout = layout = Layout(task.obs_dim, task.act_dim)
         rows = _synthetic_rows(layout, data_rows, np.random.default_rng(0))
         seeds = list(range(population))
@@ -105,11 +106,21 @@ class Workload:
             self.ref_generator = torch.Generator(device=device)
             self.ref_generator.manual_seed(0)
 
+    def autocast(self):
+        """One autocast region per update, as the training loop enters it. Not one around a whole timed
+        block: autocast caches the bf16 copy of each weight until its outermost region ends, so a
+        block-wide region would skip every recast after the optimiser's steps (and update with stale
+        weights), a speed no training run has."""
+        if self.precision == "bf16":
+            return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def update(self) -> None:
         """gapbench: the training loop's sampling and `agent.update`."""
         real = self.real.sample(self.batch_rng, self.sizes["real"]) if self.real is not None else None
         sim = self.buffer.sample(self.batch_rng, self.sizes["sim"]) if self.buffer is not None else None
-        self.agent.update(real, sim)
+        with self.autocast():
+            self.agent.update(real, sim)
 
     def reference_update(self) -> None:
         """The plain reference: one randint gather per source from a packed tensor, then `train`."""
@@ -117,7 +128,8 @@ class Workload:
         for source, size in self.reference.batch_sizes().items():
             index = torch.randint(len(self.ref_rows), (size,), generator=self.ref_generator, device=self.device)
             batches[source] = split_rows(self.ref_rows[index], self.layout.obs_dim, self.layout.act_dim)
-        self.reference.train(batches.get("real"), batches.get("sim"))
+        with self.autocast():
+            self.reference.train(batches.get("real"), batches.get("sim"))
 
 
 # ----------------------------------------------------------------------------- timing
@@ -184,11 +196,12 @@ def spread(values: list[float], fmt: str = "{:.1f}") -> str:
 # ----------------------------------------------------------------------------- sections
 
 
-def measure_updates(methods: list[str], seconds: float, blocks: int, device: str) -> dict[str, Any]:
+def measure_updates(methods: list[str], seconds: float, blocks: int, device: str,
+                    precision: str = "fp32") -> dict[str, Any]:
     """gapbench vs the plain reference per method."""
     results = {}
     for name in methods:
-        work = Workload(name, 1, device)
+        work = Workload(name, 1, device, precision=precision)
         series = interleaved({"gapbench": work.update, "reference": work.reference_update}, seconds, blocks, device)
         results[name] = {"gapbench": series["gapbench"], "reference": series["reference"],
                          "ratio": paired_ratios(series["gapbench"], series["reference"])}
@@ -197,11 +210,11 @@ def measure_updates(methods: list[str], seconds: float, blocks: int, device: str
 
 
 def measure_population(methods: list[str], sizes: list[int], seconds: float, blocks: int,
-                       device: str) -> dict[str, Any]:
+                       device: str, precision: str = "fp32") -> dict[str, Any]:
     """Agent-updates/s at each population size K, against K=1 in the same interleaved run."""
     results = {}
     for name in methods:
-        works = {k: Workload(name, k, device, reference=False) for k in sizes}
+        works = {k: Workload(name, k, device, reference=False, precision=precision) for k in sizes}
         series = interleaved({f"K={k}": w.update for k, w in works.items()}, seconds * len(sizes) / 2, blocks,
                              device, scale={f"K={k}": float(k) for k in sizes})
         base = series["K=1"]
@@ -404,8 +417,6 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     from tabulate import tabulate
 
     torch.set_num_threads(1)
-    autocast = (torch.autocast(torch.device(options.device).type, dtype=torch.bfloat16)
-                if options.precision == "bf16" else contextlib.nullcontext())
     load_start = os.getloadavg()[0]
     say(f"gapbench perf: {cpu_model()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
         f"device {options.device}, {options.precision}, 1 thread, {options.seconds:g} s per timed configuration, "
@@ -419,9 +430,8 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     def target(measure: str, goal: str, value: str, ok: bool | None) -> None:
         targets.append((measure, goal, value, "n/a" if ok is None else "PASS" if ok else "FAIL"))
 
-    with autocast:
-        say("\n1. update speed, one seed, one thread: gapbench vs the plain reference (updates/s)")
-        updates = measure_updates(options.methods, options.seconds, options.blocks, options.device)
+    say("\n1. update speed, one seed, one thread: gapbench vs the plain reference (updates/s)")
+    updates = measure_updates(options.methods, options.seconds, options.blocks, options.device, options.precision)
     rows = []
     for name, r in updates.items():
         rows.append([name, spread(r["gapbench"].rates), spread(r["reference"].rates), spread(r["ratio"], "{:.2f}x"),
@@ -442,9 +452,9 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
 
     sizes = sorted({1, *options.population})
     if len(sizes) > 1:
-        with autocast:
-            say(f"\n2. population: agent-updates/s (K x rounds/s), one thread, K in {sizes}")
-            population = measure_population(options.methods, sizes, options.seconds, options.blocks, options.device)
+        say(f"\n2. population: agent-updates/s (K x rounds/s), one thread, K in {sizes}")
+        population = measure_population(options.methods, sizes, options.seconds, options.blocks, options.device,
+                                        options.precision)
         rows = []
         for name, by_k in population.items():
             rows.append([name] + [spread(by_k[k]["rate"].rates) for k in sizes]
