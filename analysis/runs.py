@@ -132,8 +132,11 @@ def cell_text(cell: tuple) -> str:
 def _describe(record: RunRecord) -> dict[str, Any]:
     method = record.info.get("method") or {}
     name, task, dataset, gap = record.cell
+    label = method.get("label", record.config["method"])
+    if record.precision != "fp32":
+        label = f"{label} {record.precision}"
     return {"run_id": record.run_id, "status": record.status, "method": name,
-            "label": method.get("label", name), "role": method.get("role", "extra"), "task": task,
+            "label": label, "role": method.get("role", "extra"), "task": task,
             "dataset": dataset, "gap": gap, "start_time": record.start_time, "identity": identity(record)}
 
 

@@ -51,10 +51,19 @@ class RunRecord:
         return [int(s) for s in self.config.get("seeds") or []]
 
     @property
+    def precision(self) -> str:
+        """The arithmetic of the run's updates: "fp32" (the default, and what a run that records none
+        used) or "bf16"."""
+        return str((self.config.get("train") or {}).get("precision", "fp32"))
+
+    @property
     def cell(self) -> tuple[str, str, str | None, str | None]:
-        """(method, task, dataset, gap); None marks an axis the method ignores."""
+        """(method, task, dataset, gap); None marks an axis the method ignores. A run in another
+        precision than fp32 is its own method, `cql@bf16`: the tables and plots show it beside its fp32
+        runs, never pooled with them and never in their place."""
         c = self.config
-        return c["method"], c["task"], c.get("dataset"), c.get("gap")
+        method = c["method"] if self.precision == "fp32" else f"{c['method']}@{self.precision}"
+        return method, c["task"], c.get("dataset"), c.get("gap")
 
 
 @dataclass(frozen=True)

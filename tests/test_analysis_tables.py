@@ -16,10 +16,14 @@ from gapbench.analysis.render import markdown
 from gapbench.analysis.runs import final_scores, load_runs
 from gapbench.analysis.tables import Cell, bold_rule, switches, table1
 from tests.analysis_support import (
+    SEEDS,
+    STEPS,
     hand_scores,
     read_csv,
+    run_folders,
+    store_env,
 )
-from tests.cli_support import run_cli
+from tests.cli_support import TINY_DATA, TINY_TRAIN, run_cli
 
 TABLE1_LABELS = ["SAC(sim)", "CQL(real)", "DARC", "DARC+", "H2O", "BC(real)"]  # paper order, then the extra
 ROWS = [("Medium Replay", "Gravity 2.0"), ("Medium Replay", "Friction 0.3"), ("Medium Replay", "Velocity Offset 0.1")]
@@ -162,6 +166,27 @@ def test_a_new_method_becomes_a_column_with_no_code_change(results_store, tmp_pa
     proc = run_cli("tables", "--results", str(store), "--out", str(tmp_path / "t"), "--format", "md", check=True)
     header = next(line for line in proc.stdout.splitlines() if line.startswith("| Dataset"))
     assert header.split("|")[-2].strip() == "AWAC(new)" and "BC(real)" not in header
+
+
+def test_a_bf16_run_gets_its_own_column_beside_fp32_never_pooled_with_it_nor_in_its_place(results_store, tmp_path):
+    """Precision is part of a run's identity: CQL trained in bf16 into a store that holds CQL in fp32
+    becomes its own column, each column the mean of its own precision's runs, and neither hides the
+    other (a cell with two configs would otherwise keep only the newest, with a warning)."""
+    store = tmp_path / "results"
+    shutil.copytree(results_store, store)
+    run_cli("run", "--methods", "cql", "--datasets", "medium-replay", "--seeds", SEEDS, "--steps", STEPS,
+            "--population", "2", "--results", str(store), *TINY_DATA, *TINY_TRAIN, "--with", "precision=bf16",
+            env=store_env(results_store.parents[1]), check=True)
+    proc = run_cli("tables", "--results", str(store), "--out", str(tmp_path / "t"), "--format", "csv", check=True)
+    assert "different configs" not in proc.stderr, proc.stderr
+    row = {r["label"]: r for r in read_csv(tmp_path / "t" / "table1.csv")
+           if (r["Dataset"], r["Dynamics gap"]) == ("Medium Replay", "Gravity 2.0")}
+    fp32 = hand_scores(results_store, "cql", "medium-replay", None)  # the copied store held fp32 CQL only
+    bf16 = {seed: value for doc in run_folders(store).values() if doc["config"]["train"]["precision"] == "bf16"
+            for seed, value in zip(doc["run"]["result"]["seeds"], doc["run"]["result"]["final_return"])}
+    assert sorted(bf16) == sorted(fp32) == [int(s) for s in SEEDS.split(",")]
+    assert float(row["CQL(real)"]["mean"]) == pytest.approx(statistics.mean(fp32.values()), rel=1e-12)
+    assert float(row["CQL(real) bf16"]["mean"]) == pytest.approx(statistics.mean(bf16.values()), rel=1e-12)
 
 
 def test_user_errors_are_one_line(results_store, tmp_path, capsys):
