@@ -148,7 +148,7 @@ def export(store: Path, dest: Path | None = None) -> ExportSummary:
         raise RuntimeError(f"the export still names a local folder in {', '.join(leftover)}")
     # Whole files only: a `.pt.part` is a checkpoint being written, its previous `.pt` is the whole one.
     checkpoints = sorted((Path(store) / "checkpoints").glob("*.pt"))
-    if not in_place:
+    if not in_place and checkpoints:
         (Path(dest) / "checkpoints").mkdir(parents=True, exist_ok=True)
         for path in checkpoints:
             shutil.copyfile(path, Path(dest) / "checkpoints" / path.name)
