@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from gapbench.benchmark.perf.reference import make_reference, split_rows
+from gapbench.benchmark.training.precision import update_region
 
 TASK = "halfcheetah"
 DEFAULT_METHODS = ("sac", "cql", "darc", "h2o")
@@ -106,20 +107,11 @@ class Workload:
             self.ref_generator = torch.Generator(device=device)
             self.ref_generator.manual_seed(0)
 
-    def autocast(self):
-        """One autocast region per update, as the training loop enters it. Not one around a whole timed
-        block: autocast caches the bf16 copy of each weight until its outermost region ends, so a
-        block-wide region would skip every recast after the optimiser's steps (and update with stale
-        weights), a speed no training run has."""
-        if self.precision == "bf16":
-            return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def update(self) -> None:
         """gapbench: the training loop's sampling and `agent.update`."""
         real = self.real.sample(self.batch_rng, self.sizes["real"]) if self.real is not None else None
         sim = self.buffer.sample(self.batch_rng, self.sizes["sim"]) if self.buffer is not None else None
-        with self.autocast():
+        with update_region(self.precision, self.device):
             self.agent.update(real, sim)
 
     def reference_update(self) -> None:
@@ -128,7 +120,7 @@ class Workload:
         for source, size in self.reference.batch_sizes().items():
             index = torch.randint(len(self.ref_rows), (size,), generator=self.ref_generator, device=self.device)
             batches[source] = split_rows(self.ref_rows[index], self.layout.obs_dim, self.layout.act_dim)
-        with self.autocast():
+        with update_region(self.precision, self.device):
             self.reference.train(batches.get("real"), batches.get("sim"))
 
 

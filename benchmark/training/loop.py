@@ -10,12 +10,11 @@ a killed run resumes to the result it would have had.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
 from gapbench.algos.core.config import device_field, make_config, ranged
 from gapbench.benchmark.training.plain_state import from_plain, save_plain
+from gapbench.benchmark.training.precision import Precision, update_region
 from gapbench.benchmark.training.rollouts import Evaluation, Evaluator, SimCollector
 
 
@@ -41,7 +41,7 @@ class TrainConfig:
     checkpoint_every: int = ranged(50_000, ge=1)  # updates; written at the first epoch end after each multiple
     device: str = device_field("cpu")
     torch_threads: int = ranged(1, ge=1)  # CPU threads of the run's process: 1 per process, as many processes as cores, is fastest
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocasts the updates (opt-in)
+    precision: Precision = "fp32"  # bf16 autocasts the updates (opt-in)
     keep_timeout_transitions: bool = False  # True keeps time-limit rows of the real data, as the authors do
     # updates between the method's diagnostics on a sim batch, saved as artifacts (0: never); the
     # H2O family offers u(s,a), omega and Q, the data of the paper's Figure 3
@@ -195,15 +195,13 @@ class Training:
         if not resumed:
             self.evaluate()
         next_checkpoint = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
-        autocast = (torch.autocast(torch.device(cfg.device).type, dtype=torch.bfloat16)
-                    if cfg.precision == "bf16" else contextlib.nullcontext())
         while self.step < cfg.steps:
             if self.collector is not None:
                 self.collector.collect(self.agent, self.buffer, cfg.sim_steps_per_epoch)
             for _ in range(min(cfg.updates_per_epoch, cfg.steps - self.step)):
                 real = self.real.sample(self.batch_rng, self.sizes["real"]) if self.real is not None else None
                 sim = self.buffer.sample(self.batch_rng, self.sizes["sim"]) if self.buffer is not None else None
-                with autocast:
+                with update_region(cfg.precision, cfg.device):
                     metrics = self.agent.update(real, sim)
                 self.step += 1
                 self.accumulate(metrics)
