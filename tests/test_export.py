@@ -35,13 +35,14 @@ def test_known_folders_become_their_names_and_other_paths_lose_their_folders():
 
 
 def test_the_host_keeps_its_cpu_and_loses_its_name_and_the_repository_its_location():
-    run = {"host": {"hostname": "lab-pc-7", "cpu": "AMD EPYC", "os": ["Linux"], "python_version": "3.11.7",
-                    "ENV": {"SECRET": "x"}},
+    features = {"flags": ["avx2", "fma", "avx512f"], "torch": "AVX512"}
+    run = {"host": {"hostname": "lab-pc-7", "cpu": "AMD EPYC", "cpu_features": features, "os": ["Linux"],
+                    "python_version": "3.11.7", "ENV": {"SECRET": "x"}},
            "experiment": {"base_dir": "/home/ana/src/gapbench/benchmark/cell",
                           "repositories": [{"url": "git://home/ana/src/gapbench", "commit": "abc", "dirty": False}]},
            "meta": {"config_updates": {"checkpoint_dir": "results/checkpoints"}}}
     out = portable_run(run, KNOWN)
-    assert out["host"] == {"cpu": "AMD EPYC", "os": ["Linux"], "python_version": "3.11.7"}
+    assert out["host"] == {"cpu": "AMD EPYC", "cpu_features": features, "os": ["Linux"], "python_version": "3.11.7"}
     assert out["experiment"] == {"base_dir": "~/src/gapbench/benchmark/cell",
                                  "repositories": [{"commit": "abc", "dirty": False}]}
     assert out["meta"]["config_updates"]["checkpoint_dir"] == "checkpoints"

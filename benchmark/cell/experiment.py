@@ -26,11 +26,12 @@ import torch
 from gapbench import envs
 from gapbench.algos import get_method
 from gapbench.benchmark.cell.identity import Cell, identity, run_name
-from gapbench.benchmark.cell.sacred_compat import Experiment, apply_backspaces_and_linefeeds
+from gapbench.benchmark.cell.sacred_compat import Experiment, HostInfoGetter, apply_backspaces_and_linefeeds
 from gapbench.benchmark.data import generation
+from gapbench.benchmark.host import cpu_features
 from gapbench.benchmark.training.loop import Diverged, TrainConfig, Training, train_config
 
-ex = Experiment("gapbench")
+ex = Experiment("gapbench", additional_host_info=[HostInfoGetter(cpu_features, "cpu_features")])
 ex.captured_out_filter = apply_backspaces_and_linefeeds
 
 # Where a run's progress goes: set by the worker around `ex.run`, unset on Sacred's command line.

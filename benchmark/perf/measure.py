@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gapbench.benchmark.host import cpu_features, cpu_model, cpu_text
 from gapbench.benchmark.perf.reference import make_reference, split_rows
 from gapbench.benchmark.training.precision import update_region
 
@@ -396,26 +396,18 @@ class Options:
     json_path: str | None = None
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure everything `options` asks for; print progress and the tables; return the raw numbers."""
     from tabulate import tabulate
 
     torch.set_num_threads(1)
     load_start = os.getloadavg()[0]
-    say(f"gapbench perf: {cpu_model()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
+    say(f"gapbench perf: {cpu_text()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
         f"device {options.device}, {options.precision}, 1 thread, {options.seconds:g} s per timed configuration, "
         f"{options.blocks} interleaved blocks")
     gflops = gemm_gflops()
     say(f"fp32 GEMM 512x512, 1 thread: {gflops:.0f} GFLOP/s; load average (1 min) {load_start:.2f}")
-    raw: dict[str, Any] = {"cpu": cpu_model(), "cpus": os.cpu_count(), "torch": torch.__version__,
+    raw: dict[str, Any] = {"cpu": cpu_model(), "cpu_features": cpu_features(), "cpus": os.cpu_count(), "torch": torch.__version__,
                            "options": asdict(options), "gemm_gflops": gflops, "load_start": load_start}
     targets: list[tuple[str, str, str, str]] = []
 

@@ -31,7 +31,7 @@ from gapbench.benchmark.errors import UserError
 from gapbench.benchmark.sweep.completed import runs_dir
 
 # run.json's host: what says which machine kind produced a result, without naming the machine.
-HOST_KEPT = ("cpu", "os", "python_version", "gpus")
+HOST_KEPT = ("cpu", "cpu_features", "os", "python_version", "gpus")
 # An absolute path no known root covers: a slash at the start of a word, then a folder.
 STRAY_PATH = re.compile(r"(?<![\w.$<>~:/])/(?:[\w.+-]+/)+([\w.+-]*)")
 
