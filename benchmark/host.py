@@ -44,6 +44,18 @@ def cpu_features() -> dict[str, object]:
     return {"flags": [f for f in NUMERIC_FLAGS if f in flags], "torch": torch.backends.cpu.get_cpu_capability()}
 
 
+def native_bf16(features: dict[str, object]) -> str | None:
+    """The instructions that compute bf16 products natively (fp32 accumulation) on this CPU, if any:
+    "AMX" (tiles), "AVX512_BF16" (dot products), or None, where oneDNN emulates bf16 at about a
+    tenth of fp32's speed (docs/performance.md)."""
+    flags = features["flags"]
+    if "amx_bf16" in flags:
+        return "AMX"
+    if "avx512_bf16" in flags:
+        return "AVX512_BF16"
+    return None
+
+
 def cpu_text() -> str:
     """One line for a report: 'AMD EPYC (avx2 fma avx512f avx512_bf16; torch AVX512)'."""
     features = cpu_features()

@@ -287,3 +287,37 @@ def test_list_presets_gives_sizes_and_time_estimates():
     out = run_cli("list", "presets", check=True).stdout
     assert "paper-table1    165 runs" in out and "paper-table2     40 runs" in out
     assert "smoke" in out and "days" in out and "min" in out
+
+
+def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_check():
+    """The precision advice names this CPU's native bf16, read here from /proc/cpuinfo by hand, and its
+    quoted means are those of study 5's committed runs (CQL, medium, 50k), recomputed from run.json."""
+    import re
+    import statistics
+
+    out = run_cli("list", "presets", check=True).stdout
+    flags: set[str] = set()
+    if Path("/proc/cpuinfo").exists():
+        flags = next((set(line.split(":", 1)[1].split()) for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), set())
+    native = "AMX" if "amx_bf16" in flags else "AVX512_BF16" if "avx512_bf16" in flags else None
+    if native:
+        assert f"This CPU has {native}: --with precision=bf16 is the recommended setting here." in out
+    else:
+        assert "bf16 is emulated, about 10x slower, so keep fp32 here." in out
+
+    store = Path(__file__).resolve().parents[1] / "results" / "reference" / "halfcheetah" / "runs"
+    scores: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for run in store.iterdir():
+        if not (run / "config.json").exists():
+            continue
+        config, doc = (json.loads((run / name).read_text()) for name in ("config.json", "run.json"))
+        if (doc["status"] == "COMPLETED" and config["method"] == "cql" and config["dataset"] == "medium"
+                and config["steps"] == 50_000):
+            scores[config["train"]["precision"]] += doc["result"]["final_normalized"]
+    assert len(scores["fp32"]) == len(scores["bf16"]) == 3
+    quoted = re.search(r"([\d.]+) \+- ([\d.]+) against ([\d.]+) \+- ([\d.]+)", out.replace("\n", " "))
+    assert quoted, out
+    for precision, (mean, std) in (("bf16", quoted.group(1, 2)), ("fp32", quoted.group(3, 4))):
+        assert float(mean) == pytest.approx(statistics.mean(scores[precision]), abs=0.005), precision
+        assert float(std) == pytest.approx(statistics.stdev(scores[precision]), abs=0.005), precision

@@ -62,7 +62,24 @@ def list_presets() -> int:
         note = f" (no cost measured for {', '.join(assumed)}; assumed like H2O)" if assumed else ""
         print(f"{preset.name:14s} {preset.runs():4d} runs, about {hours_text(hours)} on {workers} workers here"
               f"{note}\n{'':14s} {preset.description}")
+    print(f"\n{precision_advice()}")
     return 0
+
+
+def precision_advice() -> str:
+    """What precision to run the presets in, on this CPU (issue 16's check, results/reference/halfcheetah, study 5)."""
+    from gapbench.benchmark.host import cpu_features, native_bf16
+
+    native = native_bf16(cpu_features())
+    here = (f"This CPU has {native}: --with precision=bf16 is the recommended setting here." if native else
+            "This CPU has neither AMX nor AVX512_BF16: bf16 is emulated, about 10x slower, so keep fp32 here.")
+    return "\n".join([
+        "Precision: fp32 by default. bf16 (--with precision=bf16) learned like fp32 within seed noise in the",
+        "check so far (results/reference/halfcheetah, study 5: CQL on halfcheetah-medium, 50k updates, 3 seeds",
+        "a side, 40.69 +- 1.01 against 41.55 +- 0.25; on an AVX512_BF16 CPU, not yet on AMX), and CQL runs",
+        "2-2.6x as fast in bf16 where the CPU computes it natively (AMX, AVX512_BF16).",
+        here,
+        "A bf16 run is its own method in tables (e.g. 'CQL(real) bf16'), never pooled with fp32."])
 
 
 _LISTERS = {"methods": list_methods, "presets": list_presets, "tasks": list_tasks, "gaps": list_gaps}
