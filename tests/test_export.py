@@ -69,6 +69,8 @@ def test_an_exported_store_names_nothing_local_and_reads_and_resumes_as_the_orig
             host = json.loads(text)["host"]
             assert "hostname" not in host and host["cpu"], path
     assert socket.gethostname() in (results_store / "runs" / original_runs[0].name / "run.json").read_text()
+    # A completed run leaves nothing to resume from: no checkpoint, and no scratch copy of its artifacts.
+    assert not list((results_store / "checkpoints").glob("*"))
     # The artifacts (Figure 3's snapshots, the final episode) come along byte for byte.
     for run in original_runs:
         for artifact in json.loads((run / "run.json").read_text())["artifacts"]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -84,16 +85,19 @@ def main(_run, method, task, dataset, gap, seeds, algo, train, recipe, checkpoin
         source = generation.ensure(generation.resolve(task, dataset, generation.Recipe(**recipe)))
         real = envs.load_d4rl(source.path, task=task, drop_timeouts=not cfg.keep_timeout_transitions)
     stem = run_name(key, seeds)
-    checkpoint = Path(checkpoint_dir) / f"{stem}.pt"
+    checkpoint, scratch = Path(checkpoint_dir) / f"{stem}.pt", Path(checkpoint_dir) / f"{stem}-artifacts"
     recorder = SacredRecorder(_run, progress_sink.get())
     training = Training(m, algo, cfg, task, envs.parse_gap(gap) if gap else None, real, list(seeds), recorder,
-                        checkpoint_path=checkpoint, artifact_dir=Path(checkpoint_dir) / f"{stem}-artifacts")
+                        checkpoint_path=checkpoint, artifact_dir=scratch)
     try:
         result = training.run()
     except Diverged as err:
         _run.info["failure"] = {"reason": err.reason, "step": err.step}
         raise
+    # Sacred copied every artifact into the run as it was added; the checkpoint and its scratch copies
+    # are only for resuming, and a completed run never resumes.
     checkpoint.unlink(missing_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     return result
 
 
