@@ -67,7 +67,7 @@ class IQL(Agent):
         k, c = spec.population, config
         self.policy = GaussianPolicy(k, spec.obs_dim, spec.act_dim, c.hidden, c.policy_log_std_init,
                                      c.policy_log_std_bounds)
-        self.critic = TwinQ(k, spec.obs_dim, spec.act_dim, c.hidden)
+        self.critic = TwinQ(k, spec.obs_dim, spec.act_dim, c.hidden, spec.critic_layout)
         self.value = StateValue(k, spec.obs_dim, c.hidden)
         for net in (self.policy, self.critic, self.value):  # member k from seed k's own stream
             net.initialise(self.rng)

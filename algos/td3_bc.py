@@ -62,7 +62,7 @@ class TD3BC(Agent):
         super().__init__(config, spec)
         k, c = spec.population, config
         self.policy = DeterministicPolicy(k, spec.obs_dim, spec.act_dim, c.hidden)
-        self.critic = TwinQ(k, spec.obs_dim, spec.act_dim, c.hidden)
+        self.critic = TwinQ(k, spec.obs_dim, spec.act_dim, c.hidden, spec.critic_layout)
         self.policy.initialise(self.rng)
         self.critic.initialise(self.rng, last_layer_gain=None)  # PyTorch's default, as the authors' nn.Linear
         self.target_policy = copy.deepcopy(self.policy).requires_grad_(False)

@@ -36,9 +36,11 @@ def real_observations(n: int = 400, seed: int = 123) -> np.ndarray:
     return (rng.normal(size=(n, OBS_DIM)) @ mix + np.array([2.0, -1.0, 0.5])).astype(np.float32)
 
 
-def spec(seeds=(0,), obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM, observations=None) -> AgentSpec:
+def spec(seeds=(0,), obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM, observations=None,
+         critic_layout: str = "split") -> AgentSpec:
     obs = real_observations() if observations is None else observations
-    return AgentSpec(obs_dim=obs_dim, act_dim=act_dim, seeds=list(seeds), real_stats=RealDataStats.of(obs))
+    return AgentSpec(obs_dim=obs_dim, act_dim=act_dim, seeds=list(seeds), real_stats=RealDataStats.of(obs),
+                     critic_layout=critic_layout)
 
 
 def tiny_overrides(name: str, **extra) -> dict:
@@ -46,9 +48,9 @@ def tiny_overrides(name: str, **extra) -> dict:
     return {**{k: v for k, v in _TINY.items() if k in fields}, **extra}
 
 
-def make(name: str, seeds=(0,), **overrides):
+def make(name: str, seeds=(0,), critic_layout: str = "split", **overrides):
     """A registered method (its ablation switches included) with a tiny config."""
-    return algos.get_method(name).make(spec(seeds), tiny_overrides(name, **overrides))
+    return algos.get_method(name).make(spec(seeds, critic_layout=critic_layout), tiny_overrides(name, **overrides))
 
 
 def transitions(rng: np.random.Generator, k: int, b: int, domain: str) -> np.ndarray:

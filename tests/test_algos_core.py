@@ -13,7 +13,7 @@ from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import TanhTransform
 
 from gapbench.algos import PopulationRNG
-from gapbench.algos.core.critic import soft_update
+from gapbench.algos.core.critic import CRITIC_LAYOUTS, TwinQ, soft_update
 from gapbench.algos.core.nets import BatchedLinear
 from gapbench.algos.core.policy import TanhGaussianPolicy
 from gapbench.algos.cql import CQLConfig, cql_regulariser
@@ -35,6 +35,29 @@ def test_batched_linear_is_one_plain_linear_per_member():
     for k in range(3):
         expected = torch.nn.functional.linear(x[k], layer.weight[k].T, layer.bias[k, 0])
         torch.testing.assert_close(layer(x)[k], expected)
+
+
+@pytest.mark.parametrize("layout", CRITIC_LAYOUTS)
+def test_twin_q_scores_several_actions_per_state_as_a_loop_over_them(layout):
+    """Q(s, a_1..a_M) in either layout equals one single-action call per (state, action), and its
+    gradients the loop's: the layouts are two ways of computing the same numbers."""
+    k, n, m, obs_dim, act_dim = 2, 5, 3, 4, 2
+    critic = TwinQ(k, obs_dim, act_dim, (8, 8), layout)
+    critic.initialise(PopulationRNG([0, 1], "init"), last_layer_gain=1.0)  # a head large enough to show a wrong term
+    obs, actions = torch.randn(k, n, obs_dim), torch.randn(k, n, m, act_dim)
+    got = critic(obs, actions)
+    assert got.shape == (k, 2, n, m)
+    loop = torch.stack([critic(obs, actions[:, :, j]) for j in range(m)], dim=-1)
+    torch.testing.assert_close(got, loop, rtol=1e-6, atol=1e-6)
+    grads = torch.autograd.grad(got.square().sum(), list(critic.parameters()))
+    loop_grads = torch.autograd.grad(loop.square().sum(), list(critic.parameters()))
+    for g, expected in zip(grads, loop_grads, strict=True):
+        torch.testing.assert_close(g, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_an_unknown_critic_layout_is_refused_by_name():
+    with pytest.raises(ValueError, match="critic layout must be one of \\('split', 'repeat'\\), got 'fused'"):
+        TwinQ(1, 3, 2, (4,), "fused")
 
 
 def test_soft_update_is_polyak_averaging():

@@ -15,14 +15,16 @@ from tests.algos_support import H2O_FAMILY, METHOD_NAMES, batch_rows, feed, make
 SEEDS = (11, 22, 33)
 
 
-@pytest.mark.parametrize("name", METHOD_NAMES)
-def test_k3_population_equals_three_single_seed_runs(name):
+@pytest.mark.parametrize(("name", "layout"), [*((name, "split") for name in METHOD_NAMES),
+                                              ("cql", "repeat")])  # CQL alone scores several actions per state
+def test_k3_population_equals_three_single_seed_runs(name, layout):
     """Tolerance 1e-6 absolute on parameters after 10 updates. One batched GEMM may round
     differently from three single ones (float32), and Adam's normalised steps can amplify that;
     the measured worst difference over all methods is 3e-8, so 1e-6 leaves room for other BLAS
-    builds while any real coupling (a wrong slice, a shared statistic) shows up at 1e-3 or more."""
-    population = make(name, seeds=SEEDS)
-    singles = [make(name, seeds=(seed,)) for seed in SEEDS]
+    builds while any real coupling (a wrong slice, a shared statistic) shows up at 1e-3 or more.
+    Each critic layout the training loop may pick keeps its members apart."""
+    population = make(name, seeds=SEEDS, critic_layout=layout)
+    singles = [make(name, seeds=(seed,), critic_layout=layout) for seed in SEEDS]
     initial = parameters(population)
     for k, agent in enumerate(singles):  # the initialisation comes from each member's own seed
         for pname, value in agent.named_parameters():

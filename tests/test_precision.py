@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gapbench.benchmark.training.precision import update_region
+from gapbench.benchmark.training.precision import critic_layout, update_region
 
 
 def test_bf16_region_autocasts_a_matmul_and_fp32_leaves_it_alone():
@@ -18,3 +18,16 @@ def test_bf16_region_autocasts_a_matmul_and_fp32_leaves_it_alone():
 def test_an_unknown_precision_is_refused_by_name():
     with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16', got 'fp16'"):
         update_region("fp16", "cpu")
+
+
+@pytest.mark.parametrize(("precision", "device", "flags", "expected"), [
+    ("fp32", "cpu", [], "split"),  # the CI's AMD EPYC: every committed fp32 run's layout
+    ("fp32", "cpu", ["avx2", "fma", "avx512f", "avx512_bf16"], "split"),  # the AMD EPYC with AVX-512
+    ("fp32", "cpu", ["avx512f", "avx512_bf16", "amx_tile", "amx_bf16"], "repeat"),  # the Intel Xeon
+    ("bf16", "cpu", [], "repeat"),
+    ("bf16", "cpu", ["avx512f", "avx512_bf16"], "repeat"),
+    ("bf16", "cuda", ["amx_tile"], "split"),  # the GPU's layout does not follow the host's CPU
+    ("fp32", "cuda:0", ["amx_tile"], "split"),
+])
+def test_the_critic_layout_follows_the_measurements(precision, device, flags, expected):
+    assert critic_layout(precision, device, flags) == expected

@@ -49,7 +49,7 @@ class ActorCritic(Agent):
         k, c = spec.population, config
         self.policy = TanhGaussianPolicy(k, spec.obs_dim, spec.act_dim, c.hidden,
                                          c.policy_log_std_multiplier, c.policy_log_std_offset)
-        self.critic = TwinQ(k, spec.obs_dim, spec.act_dim, c.hidden)
+        self.critic = TwinQ(k, spec.obs_dim, spec.act_dim, c.hidden, spec.critic_layout)
         self.policy.initialise(self.rng)
         self.critic.initialise(self.rng)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from gapbench.algos.core.batch import Batch
+from gapbench.algos.core.critic import CriticLayout
 from gapbench.algos.core.rng import PopulationRNG
 
 Source = Literal["real", "sim"]
@@ -66,6 +67,9 @@ class AgentSpec:
     seeds: Sequence[int]  # one population member per seed
     device: str = "cpu"
     real_stats: RealDataStats | None = None
+    # How the critic scores several actions per state (TwinQ): the same numbers to fp32 rounding either
+    # way, so it is not part of a run's identity; the training loop picks the faster for its CPU.
+    critic_layout: CriticLayout = "split"
 
     @property
     def population(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import nn
 
@@ -9,10 +11,21 @@ from gapbench.algos.core.nets import MLP
 from gapbench.algos.core.rng import PopulationRNG
 
 
+# How Q(s, a_1..a_M) is computed for M actions per state (CQL's sampled actions). Both give the same
+# numbers to fp32 rounding; which is faster depends on the CPU and the precision (docs/performance.md):
+#   "split":  [s, a] W = s W_s + a W_a, the state's part once per state, then broadcast over the M actions;
+#   "repeat": each state repeated M times beside its actions, one GEMM over [s, a], as the authors' code does.
+CriticLayout = Literal["split", "repeat"]
+CRITIC_LAYOUTS: tuple[str, ...] = get_args(CriticLayout)
+
+
 class TwinQ(nn.Module):
-    def __init__(self, members: int, obs_dim: int, act_dim: int, hidden: tuple[int, ...]):
+    def __init__(self, members: int, obs_dim: int, act_dim: int, hidden: tuple[int, ...],
+                 layout: CriticLayout = "split"):
         super().__init__()
-        self.members = members
+        if layout not in CRITIC_LAYOUTS:
+            raise ValueError(f"critic layout must be one of {CRITIC_LAYOUTS}, got {layout!r}")
+        self.members, self.layout = members, layout
         self.net = MLP(members, (obs_dim + act_dim, *hidden, 1), copies=2)
 
     def initialise(self, rng: PopulationRNG, last_layer_gain: float | None = 1e-2) -> None:
@@ -23,13 +36,15 @@ class TwinQ(nn.Module):
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """obs [K, N, obs_dim], action [K, N, act_dim] -> Q [K, 2, N].
 
-        With several actions per state, action [K, N, M, act_dim] -> Q [K, 2, N, M]. The first layer
-        is then split, [s, a] W = s W_s + a W_a, and the state's part is computed once per state.
+        With several actions per state, action [K, N, M, act_dim] -> Q [K, 2, N, M], in `self.layout`.
         """
         k, n, obs_dim = obs.shape
         if action.dim() == obs.dim():
             return self.net(self._twice(torch.cat([obs, action], dim=-1))).view(k, 2, n)
         m = action.shape[2]
+        if self.layout == "repeat":
+            rows = torch.cat([obs.unsqueeze(2).expand(k, n, m, obs_dim), action], dim=-1).view(k, n * m, -1)
+            return self.net(self._twice(rows)).view(k, 2, n, m)
         first = self.net.layers[0]
         h_state = torch.baddbmm(first.bias, self._twice(obs), first.weight[:, :obs_dim])  # [2K, N, H]
         h_action = torch.bmm(self._twice(action.reshape(k, n * m, -1)), first.weight[:, obs_dim:])

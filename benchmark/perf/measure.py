@@ -39,7 +39,7 @@ import torch
 
 from gapbench.benchmark.host import cpu_features, cpu_model, cpu_text
 from gapbench.benchmark.perf.reference import make_reference, split_rows
-from gapbench.benchmark.training.precision import update_region
+from gapbench.benchmark.training.precision import critic_layout, update_region
 
 TASK = "halfcheetah"
 DEFAULT_METHODS = ("sac", "cql", "darc", "h2o")
@@ -85,7 +85,8 @@ class Workload:
         rows = _synthetic_rows(layout, data_rows, np.random.default_rng(0))
         seeds = list(range(population))
         stats = RealDataStats.of(rows[:, : layout.obs_dim])
-        self.agent = get_method(name).make(AgentSpec(task.obs_dim, task.act_dim, seeds, device, stats))
+        critic = critic_layout(precision, device, cpu_features()["flags"])  # as the training loop picks it
+        self.agent = get_method(name).make(AgentSpec(task.obs_dim, task.act_dim, seeds, device, stats, critic))
         self.sizes = self.agent.batch_sizes()
         self.real = FixedDataset(rows, layout, device) if "real" in self.sizes else None
         self.buffer = None
