@@ -17,7 +17,9 @@ from tests.algos_support import ACT_DIM, OBS_DIM, batch_rows, make, to_batch
 from tests.cli_support import run_cli
 
 from gapbench.algos.core.critic import CRITIC_LAYOUTS
+from gapbench.benchmark.host import cpu_features
 from gapbench.benchmark.perf.reference import REFERENCE_METHODS, make_reference, split_rows
+from gapbench.benchmark.training.precision import critic_layout
 
 
 def _linear_weights(sequential) -> list[torch.Tensor]:
@@ -178,6 +180,9 @@ def test_gapbench_perf_prints_every_section_and_a_target_table(tmp_path):
     raw = json.loads(out.read_text())
     assert set(raw["updates"]) == {"sac"} and len(raw["updates"]["sac"]["ratio"]) == 2
     assert raw["memory"]["dataset_rows"] > 0 and raw["memory"]["peak_gib"] > 0
+    # the layout the training loop would pick here, named where a reader compares CPUs
+    expected = critic_layout("fp32", "cpu", cpu_features()["flags"])
+    assert raw["critic_layout"] == expected and f"critic layout {expected}," in text.splitlines()[0]
 
 
 def test_gapbench_perf_rejects_unknown_methods_and_sections():

@@ -403,13 +403,15 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     load_start = os.getloadavg()[0]
+    layout = critic_layout(options.precision, options.device, cpu_features()["flags"])
     say(f"gapbench perf: {cpu_text()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
-        f"device {options.device}, {options.precision}, 1 thread, {options.seconds:g} s per timed configuration, "
-        f"{options.blocks} interleaved blocks")
+        f"device {options.device}, {options.precision}, critic layout {layout}, 1 thread, "
+        f"{options.seconds:g} s per timed configuration, {options.blocks} interleaved blocks")
     gflops = gemm_gflops()
     say(f"fp32 GEMM 512x512, 1 thread: {gflops:.0f} GFLOP/s; load average (1 min) {load_start:.2f}")
     raw: dict[str, Any] = {"cpu": cpu_model(), "cpu_features": cpu_features(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                           "options": asdict(options), "gemm_gflops": gflops, "load_start": load_start}
+                           "options": asdict(options), "critic_layout": layout, "gemm_gflops": gflops,
+                           "load_start": load_start}
     targets: list[tuple[str, str, str, str]] = []
 
     def target(measure: str, goal: str, value: str, ok: bool | None) -> None:
