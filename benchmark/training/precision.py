@@ -32,10 +32,11 @@ def critic_layout(precision: Precision, device: str, cpu_flags: Sequence[str]) -
     """The faster TwinQ layout for this update (both give the same numbers to fp32 rounding).
 
     Measured with CQL, the one method that scores several actions per state (docs/performance.md,
-    "The critic's layout"): repeating each state beside its actions is faster in bf16 on both AMD
-    EPYC kinds and the Intel Xeon, and in fp32 on the Intel Xeon (AMX, the flag that tells it from
-    the EPYCs); in fp32 on the EPYCs the two tie, and "split" stays, the layout every committed fp32
-    run used. On CUDA "split" was the one measured.
+    "The critic's layout"): repeating each state beside its actions is faster in bf16 on the AMD
+    EPYC with AVX512_BF16 and on the Intel Xeon, and in fp32 on the Intel Xeon (AMX, the flag that
+    tells it from the EPYCs); in fp32 on the EPYC the two tie, and "split" stays, the layout every
+    committed fp32 run used. On CUDA "split" was the one measured. (The first EPYC, without AVX-512,
+    was not measured: it keeps "split" in fp32, and emulates bf16, which it should not run.)
     """
     if torch.device(device).type == "cpu" and (precision == "bf16" or "amx_tile" in cpu_flags):
         return "repeat"
