@@ -37,6 +37,36 @@ def test_batched_linear_is_one_plain_linear_per_member():
         torch.testing.assert_close(layer(x)[k], expected)
 
 
+def test_a_q_head_sums_its_products_in_fp32_and_under_bf16_autocast_rounds_only_them():
+    """A one-output layer over several members (the Q head) is a row-wise dot product. In fp32 it is
+    the plain linear layer. Under bf16 autocast its inputs are bf16 and its weight is taken in bf16, as
+    autocast takes every GEMM's; each product is rounded to bf16 and the sum is fp32, so Q stays fp32.
+    The expected values are a float64 loop that rounds exactly there; an fp32 product (the old head)
+    is off by about 2^-9 of a product, a thousand times the tolerance."""
+    layer = BatchedLinear(2, 64, 1)
+    layer.weight.data.normal_()
+    layer.bias.data.normal_()
+    x = torch.randn(2, 9, 64)
+    for k in range(2):
+        torch.testing.assert_close(layer(x)[k], torch.nn.functional.linear(x[k], layer.weight[k].T, layer.bias[k, 0]))
+
+    x16 = x.bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = layer(x16)
+    assert got.dtype == torch.float32
+    w16 = layer.weight.detach().bfloat16().double()
+    expected = torch.empty(2, 9, 1, dtype=torch.float64)
+    for k, n in itertools.product(range(2), range(9)):
+        products = [(x16[k, n, i].double() * w16[k, i, 0]).bfloat16().double() for i in range(64)]
+        expected[k, n, 0] = sum(products) + layer.bias[k, 0, 0].double()
+    torch.testing.assert_close(got.double(), expected, rtol=0, atol=2e-5)
+
+    got.sum().backward()  # the weight's gradient arrives in fp32, close to the exact Σ_n x[k, n]
+    assert layer.weight.grad.dtype == torch.float32
+    torch.testing.assert_close(layer.weight.grad, x16.double().sum(1, keepdim=True).transpose(1, 2).float(),
+                               rtol=1e-2, atol=1e-2)
+
+
 @pytest.mark.parametrize("layout", CRITIC_LAYOUTS)
 def test_twin_q_scores_several_actions_per_state_as_a_loop_over_them(layout):
     """Q(s, a_1..a_M) in either layout equals one single-action call per (state, action), and its

@@ -30,7 +30,13 @@ class BatchedLinear(nn.Module):
         if out_features == 1 and members > 1:
             # A Q-value head. A batched GEMM with one output column runs at about 1 GFLOP/s on CPU:
             # its forward is 4x slower than this row-wise dot product (docs/performance.md).
-            return (x * self.weight.transpose(1, 2)).sum(-1, keepdim=True) + self.bias
+            weight = self.weight.transpose(1, 2)
+            if x.dtype != weight.dtype:
+                # Under bf16 autocast: the weight in x's dtype, as autocast gives every GEMM, so that
+                # the [E, N, in] products stay bf16 rather than being promoted to an fp32 copy (half
+                # the memory traffic, forward and backward); the sum, and so Q, stays fp32.
+                weight = weight.to(x.dtype)
+            return (x * weight).sum(-1, keepdim=True, dtype=self.bias.dtype) + self.bias
         return torch.baddbmm(self.bias, x, self.weight)
 
     def init_member(self, e: int, generator: torch.Generator, last_layer_gain: float | None) -> None:
