@@ -296,7 +296,7 @@ def test_list_presets_gives_sizes_and_time_estimates():
 
 def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_check():
     """The precision advice names this CPU's native bf16, read here from /proc/cpuinfo by hand, and its
-    quoted means are those of studies 5 and 6's committed runs (CQL, medium, 50k), recomputed from run.json."""
+    quoted means are those of studies 5-7's committed runs (CQL, medium, 50k), recomputed from run.json."""
     import statistics
 
     out = run_cli("list", "presets", check=True).stdout
@@ -311,8 +311,9 @@ def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_c
         assert "bf16 is emulated, about 10x slower, so keep fp32 here." in out
 
     store = Path(__file__).resolve().parents[1] / "results" / "reference" / "halfcheetah" / "runs"
-    # study 5: fp32 and bf16 (split layout), seeds 0-2; study 6: bf16 (repeat layout), seeds 3-5
-    scores: dict[str, list[float]] = {"fp32": [], "bf16 split": [], "bf16 repeat": []}
+    # study 5: fp32 and bf16 (split layout), seeds 0-2; study 6: bf16 (repeat layout), seeds 3-5;
+    # study 7: bf16 (repeat layout, bf16 Q-head products), seeds 6-8
+    scores: dict[str, list[float]] = {"fp32": [], "bf16 split": [], "bf16 repeat": [], "bf16 head": []}
     for run in store.iterdir():
         if not (run / "config.json").exists():
             continue
@@ -320,13 +321,14 @@ def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_c
         if (doc["status"] == "COMPLETED" and config["method"] == "cql" and config["dataset"] == "medium"
                 and config["steps"] == 50_000):
             precision = config["train"]["precision"]
-            key = precision if precision == "fp32" else "bf16 split" if config["seeds"][0] < 3 else "bf16 repeat"
+            seed = config["seeds"][0]
+            key = precision if precision == "fp32" else "bf16 split" if seed < 3 else "bf16 repeat" if seed < 6 else "bf16 head"
             scores[key] += doc["result"]["final_normalized"]
-    assert [len(s) for s in scores.values()] == [3, 3, 3]
-    quoted = re.search(r"([\d.]+) \+- ([\d.]+) in bf16 against ([\d.]+) \+- ([\d.]+) in fp32, and ([\d.]+) \+- ([\d.]+)",
-                       out.replace("\n", " "))
+    assert [len(s) for s in scores.values()] == [3, 3, 3, 3]
+    quoted = re.search(r"([\d.]+) \+- ([\d.]+) in bf16 against ([\d.]+) \+- ([\d.]+) in fp32, ([\d.]+) \+- ([\d.]+) in bf16 "
+                       r"with the critic layout bf16 now uses, and ([\d.]+) \+- ([\d.]+) with the Q head", out.replace("\n", " "))
     assert quoted, out
     for key, (mean, std) in (("bf16 split", quoted.group(1, 2)), ("fp32", quoted.group(3, 4)),
-                             ("bf16 repeat", quoted.group(5, 6))):
+                             ("bf16 repeat", quoted.group(5, 6)), ("bf16 head", quoted.group(7, 8))):
         assert float(mean) == pytest.approx(statistics.mean(scores[key]), abs=0.005), key
         assert float(std) == pytest.approx(statistics.stdev(scores[key]), abs=0.005), key
