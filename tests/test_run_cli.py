@@ -285,6 +285,7 @@ def test_the_odrl_preset_covers_every_odrl_shift_of_the_four_tasks_with_an_estim
     assert re.search(rf"^odrl\s+1620 runs, about [0-9.]+ (min|h|days) on {os.cpu_count() or 1} workers here$",
                      listing, re.MULTILINE), listing
 
+
 def test_list_presets_gives_sizes_and_time_estimates():
     """Every preset has its size and an estimate for this machine's cores (the unit follows the size)."""
     out = run_cli("list", "presets", check=True).stdout
