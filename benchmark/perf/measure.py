@@ -39,7 +39,7 @@ import torch
 
 from gapbench.benchmark.host import cpu_features, cpu_model, cpu_text
 from gapbench.benchmark.perf.reference import make_reference, split_rows
-from gapbench.benchmark.training.precision import critic_layout, update_region
+from gapbench.benchmark.training.precision import critic_layout_here, update_region
 
 TASK = "halfcheetah"
 DEFAULT_METHODS = ("sac", "cql", "darc", "h2o")
@@ -85,7 +85,7 @@ class Workload:
         rows = _synthetic_rows(layout, data_rows, np.random.default_rng(0))
         seeds = list(range(population))
         stats = RealDataStats.of(rows[:, : layout.obs_dim])
-        critic = critic_layout(precision, device, cpu_features()["flags"])  # as the training loop picks it
+        critic = critic_layout_here(precision, device)  # as the training loop picks it
         self.agent = get_method(name).make(AgentSpec(task.obs_dim, task.act_dim, seeds, device, stats, critic))
         self.sizes = self.agent.batch_sizes()
         self.real = FixedDataset(rows, layout, device) if "real" in self.sizes else None
@@ -403,7 +403,7 @@ def run(options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     load_start = os.getloadavg()[0]
-    layout = critic_layout(options.precision, options.device, cpu_features()["flags"])
+    layout = critic_layout_here(options.precision, options.device)
     say(f"gapbench perf: {cpu_text()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
         f"device {options.device}, {options.precision}, critic layout {layout}, 1 thread, "
         f"{options.seconds:g} s per timed configuration, {options.blocks} interleaved blocks")

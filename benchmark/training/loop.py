@@ -22,9 +22,8 @@ import torch
 from gapbench import envs
 from gapbench.algos import AgentSpec, FixedDataset, Layout, Method, PopulationRNG, RealDataStats, ReplayBuffer
 from gapbench.algos.core.config import device_field, make_config, ranged
-from gapbench.benchmark.host import cpu_features
 from gapbench.benchmark.training.plain_state import from_plain, save_plain
-from gapbench.benchmark.training.precision import Precision, critic_layout, update_region
+from gapbench.benchmark.training.precision import Precision, critic_layout_here, update_region
 from gapbench.benchmark.training.rollouts import Evaluation, Evaluator, SimCollector
 
 
@@ -100,7 +99,7 @@ class Training:
         # The rewards too, so a method may scale them by the dataset's return range (IQL's authors do)
         stats = (RealDataStats.of(real_data.observations, real_data.rewards, real_data.next_observations,
                                   real_data.terminals) if real_data is not None else None)
-        layout = critic_layout(cfg.precision, cfg.device, cpu_features()["flags"])
+        layout = critic_layout_here(cfg.precision, cfg.device)
         self.agent = method.make(AgentSpec(spec.obs_dim, spec.act_dim, self.seeds, cfg.device, stats, layout),
                                  algo_overrides)
         self.sizes = self.agent.batch_sizes()

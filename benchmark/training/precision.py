@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 
 from gapbench.algos.core.critic import CriticLayout
+from gapbench.benchmark.host import cpu_features
 
 Precision = Literal["fp32", "bf16"]
 
@@ -41,3 +42,8 @@ def critic_layout(precision: Precision, device: str, cpu_flags: Sequence[str]) -
     if torch.device(device).type == "cpu" and (precision == "bf16" or "amx_tile" in cpu_flags):
         return "repeat"
     return "split"
+
+
+def critic_layout_here(precision: Precision, device: str) -> CriticLayout:
+    """`critic_layout` for this machine's CPU: the one call the training loop and `gapbench perf` share."""
+    return critic_layout(precision, device, cpu_features()["flags"])
