@@ -312,19 +312,23 @@ def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_c
         assert "bf16 is emulated, about 10x slower, so keep fp32 here." in out
 
     store = Path(__file__).resolve().parents[1] / "results" / "reference" / "halfcheetah" / "runs"
-    # study 5: fp32 and bf16 (split layout), seeds 0-2; study 6: bf16 (repeat layout), seeds 3-5;
-    # study 7: bf16 (repeat layout, bf16 Q-head products), seeds 6-8
-    scores: dict[str, list[float]] = {"fp32": [], "bf16 split": [], "bf16 repeat": [], "bf16 head": []}
+    # Each quoted group is one study's seeds: study 5, fp32 and bf16 (split layout), seeds 0-2; study 6,
+    # bf16 (repeat layout), seeds 3-5; study 7, bf16 (repeat layout, bf16 Q-head products), seeds 6-8.
+    # Later studies' seeds of the same cell are not quoted here.
+    groups = {("fp32", (0, 1, 2)): "fp32", ("bf16", (0, 1, 2)): "bf16 split", ("bf16", (3, 4, 5)): "bf16 repeat",
+              ("bf16", (6, 7, 8)): "bf16 head"}
+    scores: dict[str, list[float]] = {name: [] for name in groups.values()}
     for run in store.iterdir():
         if not (run / "config.json").exists():
             continue
         config, doc = (json.loads((run / name).read_text()) for name in ("config.json", "run.json"))
         if (doc["status"] == "COMPLETED" and config["method"] == "cql" and config["dataset"] == "medium"
                 and config["steps"] == 50_000):
-            precision = config["train"]["precision"]
             seed = config["seeds"][0]
-            key = precision if precision == "fp32" else "bf16 split" if seed < 3 else "bf16 repeat" if seed < 6 else "bf16 head"
-            scores[key] += doc["result"]["final_normalized"]
+            key = next((name for (precision, seeds), name in groups.items()
+                        if config["train"]["precision"] == precision and seed in seeds), None)
+            if key:
+                scores[key] += doc["result"]["final_normalized"]
     assert [len(s) for s in scores.values()] == [3, 3, 3, 3]
     quoted = re.search(r"([\d.]+) \+- ([\d.]+) in bf16 against ([\d.]+) \+- ([\d.]+) in fp32, ([\d.]+) \+- ([\d.]+) in bf16 "
                        r"with the critic layout bf16 now uses, and ([\d.]+) \+- ([\d.]+) with the Q head", out.replace("\n", " "))
