@@ -168,9 +168,11 @@ def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
     rows = [(t,) * (len(tasks) > 1) + (dataset_name(d) if d else "any", gap_name(g) if g else "any")
             for t, d, g in keys]
     caption = f"Final {METRIC_NAMES[metric]} on {', '.join(tasks)} with a dynamics gap"
-    return Table("table1", caption, header, tuple(names), tuple(methods.loc[m, "label"] for m in names),
-                 tuple(rows), cells, metric, expected_seeds or max_seeds(final), notes=_ignored_axes(final, names),
-                 show_ci=ci)
+    labels = tuple(methods.loc[m, "label"] for m in names)
+    budgets = _budgets(final, [(f"{label} on {' / '.join(row)}", m, key)
+                               for row, key in zip(rows, keys) for m, label in zip(names, labels)])
+    return Table("table1", caption, header, tuple(names), labels, tuple(rows), cells, metric,
+                 expected_seeds or max_seeds(final), notes=budgets + _ignored_axes(final, names), show_ci=ci)
 
 
 def row_keys(frame: pd.DataFrame, names: list[str]) -> list[tuple[str, str | None, str | None]]:
@@ -199,10 +201,12 @@ def table2(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
     text_rows = tuple(zip(SWITCH_ROWS, zip(*(switches(_algo_config(final, m, task, dataset, gap)) for m in names))))
     average = "Average Return" if metric == "return" else "Average Normalised Score"
     caption = f"Ablations on H2O, {task} {dataset_name(dataset)} / {gap_name(gap)}, final {METRIC_NAMES[metric]}"
+    labels = tuple(methods.loc[m, "label"] for m in names)
     notes = (("Switch rows: read from each method's recorded config (adaptive_omega, value_regulariser, "
               "dynamics_ratio_weight); - where the method has no such switch or no value regulariser."),)
-    return Table("table2", caption, ("",), tuple(names), tuple(methods.loc[m, "label"] for m in names),
-                 ((average,),), cells, metric, expected_seeds or max_seeds(final), text_rows, notes)
+    budgets = _budgets(final, [(label, m, (task, dataset, gap)) for m, label in zip(names, labels)])
+    return Table("table2", caption, ("",), tuple(names), labels, ((average,),), cells, metric,
+                 expected_seeds or max_seeds(final), text_rows, budgets + notes)
 
 
 def switches(algo: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -240,6 +244,26 @@ def _algo_config(final: pd.DataFrame, method: str, task: str, dataset: str, gap:
     here = rows[in_row(rows, task, dataset, gap)]
     row = (here if len(here) else rows).iloc[0]
     return {k.removeprefix("config.algo."): v for k, v in row.items() if k.startswith("config.algo.")}
+
+
+def _budgets(final: pd.DataFrame, cells: list[tuple[str, str, tuple[str, str | None, str | None]]]) -> tuple[str, ...]:
+    """A footnote with the training budget (updates per run) behind the cells, (where, method,
+    (task, dataset, gap)) each: one budget for all, or the most common one and every exception, so
+    that a table whose rows ran at different budgets says so. A cell counts one config (`analysis.runs`),
+    so it has one budget."""
+    where_by_budget: dict[int, list[str]] = {}
+    for where, method, (task, dataset, gap) in cells:
+        rows = final[(final["method"] == method) & in_row(final, task, dataset, gap)]
+        for steps in sorted({int(s) for s in rows["step"]}):
+            where_by_budget.setdefault(steps, []).append(where)
+    if not where_by_budget:
+        return ()
+    if len(where_by_budget) == 1:
+        return (f"Budget: {next(iter(where_by_budget)):,} updates per run in every cell.",)
+    common = max(where_by_budget, key=lambda steps: (len(where_by_budget[steps]), steps))
+    others = "; ".join(f"{steps:,} for {', '.join(where)}" for steps, where in sorted(where_by_budget.items())
+                       if steps != common)
+    return (f"Budget: {common:,} updates per run, except {others}.",)
 
 
 def _ignored_axes(final: pd.DataFrame, names: list[str]) -> tuple[str, ...]:

@@ -117,7 +117,7 @@ def test_cell_statistics_and_a_hand_made_table():
     assert math.isnan(Cell((0,), (4.0,)).std)
     final = pd.DataFrame([
         {"method": m, "label": m.upper(), "role": "baseline", "task": "t", "dataset": "medium", "gap": "gravity:2.0",
-         "seed": s, "return": r, "normalized": r / 10}
+         "seed": s, "step": 1000, "return": r, "normalized": r / 10}
         for m, rs in (("h2o", [10.0, 12.0]), ("darc", [11.0])) for s, r in enumerate(rs)])
     table = table1(final)
     assert table.labels == ("DARC", "H2O") and table.expected_seeds == 2
@@ -125,6 +125,18 @@ def test_cell_statistics_and_a_hand_made_table():
     row = next(line for line in text.splitlines() if line.startswith("| Medium"))
     assert [c.strip() for c in row.strip("|").split("|")] == ["Medium", "Gravity 2.0", "**11.0**†", "**11.0 ± 1.4**"]
     assert "fewer than the expected 2 seeds: DARC on Medium / Gravity 2.0 (1 seed)" in text
+    assert "Budget: 1,000 updates per run in every cell." in text
+
+
+def test_a_table_whose_cells_ran_at_different_budgets_names_every_exception():
+    """Rows of one table may come from studies at different budgets; the footnote must say which."""
+    final = pd.DataFrame([
+        {"method": m, "label": m.upper(), "role": "baseline", "task": "t", "dataset": d, "gap": "gravity:2.0",
+         "seed": s, "step": steps, "return": 1.0, "normalized": 0.1}
+        for m, d, steps in (("h2o", "medium", 100), ("darc", "medium", 100), ("h2o", "medium-replay", 100),
+                            ("darc", "medium-replay", 50)) for s in (0, 1)])
+    notes = [n for n in table1(final).footnotes() if n.startswith("Budget")]
+    assert notes == ["Budget: 100 updates per run, except 50 for DARC on Medium Replay / Gravity 2.0."]
 
 
 def test_table2_switch_rows_come_from_the_recorded_configs(tables):
