@@ -40,6 +40,7 @@ class Cell:
 
     seeds: tuple[int, ...]
     scores: tuple[float, ...]
+    steps: tuple[int, ...] = ()  # each seed's training budget, in updates (one value: a cell counts one config)
 
     @property
     def n(self) -> int:
@@ -97,7 +98,7 @@ class Table:
         if self.show_ci:
             notes.append(f"[low, high]: the 95% confidence interval of the mean, percentile bootstrap over seeds "
                          f"({CI_RESAMPLES:,} resamples).")
-        missing, short = [], []
+        missing, short, where_by_budget = [], [], {}
         for row, cells in zip(self.rows, self.cells):
             for label, cell in zip(self.labels, cells):
                 where = f"{label} on {' / '.join(row)}" if any(self.row_header) else label
@@ -105,13 +106,15 @@ class Table:
                     missing.append((where, self.expected_seeds))
                 elif cell.n < self.expected_seeds:
                     short.append((where, cell.n))
+                for steps in sorted(set(cell.steps)):
+                    where_by_budget.setdefault(steps, []).append(where)
         if missing:
             notes.append(f"–: no completed run; {sum(n for _, n in missing)} seeds missing: "
                          + "; ".join(f"{w} ({n})" for w, n in missing) + ".")
         if short:
             notes.append(f"†: fewer than the expected {self.expected_seeds} seeds: "
                          + "; ".join(f"{w} ({n} seed{'s' if n > 1 else ''})" for w, n in short) + ".")
-        return notes + list(self.notes)
+        return notes + _budget_note(where_by_budget) + list(self.notes)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (table row, method) with the exact numbers: what the CSV holds."""
@@ -127,6 +130,19 @@ class Table:
                                 "seeds": " ".join(str(s) for s in cell.seeds),
                                 "scores": " ".join(repr(x) for x in cell.scores)})
         return pd.DataFrame(records)
+
+
+def _budget_note(where_by_budget: Mapping[int, list[str]]) -> list[str]:
+    """The footnote with the training budget (updates per run) behind the cells: one budget for all, or
+    the most common one and every exception, so that a table whose rows ran at different budgets says so."""
+    if not where_by_budget:
+        return []
+    if len(where_by_budget) == 1:
+        return [f"Budget: {next(iter(where_by_budget)):,} updates per run in every cell."]
+    common = max(where_by_budget, key=lambda steps: (len(where_by_budget[steps]), steps))
+    others = "; ".join(f"{steps:,} for {', '.join(where)}" for steps, where in sorted(where_by_budget.items())
+                       if steps != common)
+    return [f"Budget: {common:,} updates per run, except {others}."]
 
 
 def bold_rule(means: pd.Series, stds: pd.Series) -> pd.Series:
@@ -168,11 +184,9 @@ def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
     rows = [(t,) * (len(tasks) > 1) + (dataset_name(d) if d else "any", gap_name(g) if g else "any")
             for t, d, g in keys]
     caption = f"Final {METRIC_NAMES[metric]} on {', '.join(tasks)} with a dynamics gap"
-    labels = tuple(methods.loc[m, "label"] for m in names)
-    budgets = _budgets(final, [(f"{label} on {' / '.join(row)}", m, key)
-                               for row, key in zip(rows, keys) for m, label in zip(names, labels)])
-    return Table("table1", caption, header, tuple(names), labels, tuple(rows), cells, metric,
-                 expected_seeds or max_seeds(final), notes=budgets + _ignored_axes(final, names), show_ci=ci)
+    return Table("table1", caption, header, tuple(names), tuple(methods.loc[m, "label"] for m in names),
+                 tuple(rows), cells, metric, expected_seeds or max_seeds(final), notes=_ignored_axes(final, names),
+                 show_ci=ci)
 
 
 def row_keys(frame: pd.DataFrame, names: list[str]) -> list[tuple[str, str | None, str | None]]:
@@ -201,12 +215,10 @@ def table2(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
     text_rows = tuple(zip(SWITCH_ROWS, zip(*(switches(_algo_config(final, m, task, dataset, gap)) for m in names))))
     average = "Average Return" if metric == "return" else "Average Normalised Score"
     caption = f"Ablations on H2O, {task} {dataset_name(dataset)} / {gap_name(gap)}, final {METRIC_NAMES[metric]}"
-    labels = tuple(methods.loc[m, "label"] for m in names)
     notes = (("Switch rows: read from each method's recorded config (adaptive_omega, value_regulariser, "
               "dynamics_ratio_weight); - where the method has no such switch or no value regulariser."),)
-    budgets = _budgets(final, [(label, m, (task, dataset, gap)) for m, label in zip(names, labels)])
-    return Table("table2", caption, ("",), tuple(names), labels, ((average,),), cells, metric,
-                 expected_seeds or max_seeds(final), text_rows, budgets + notes)
+    return Table("table2", caption, ("",), tuple(names), tuple(methods.loc[m, "label"] for m in names),
+                 ((average,),), cells, metric, expected_seeds or max_seeds(final), text_rows, notes)
 
 
 def switches(algo: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -235,7 +247,8 @@ def max_seeds(final: pd.DataFrame) -> int:
 
 def _cell(final: pd.DataFrame, method: str, task: str, dataset: str | None, gap: str | None, metric: str) -> Cell:
     rows = final[(final["method"] == method) & in_row(final, task, dataset, gap)].sort_values("seed")
-    return Cell(tuple(int(s) for s in rows["seed"]), tuple(float(x) for x in rows[metric]))
+    return Cell(tuple(int(s) for s in rows["seed"]), tuple(float(x) for x in rows[metric]),
+                tuple(int(s) for s in rows["step"]))
 
 
 def _algo_config(final: pd.DataFrame, method: str, task: str, dataset: str, gap: str) -> dict[str, Any]:
@@ -244,26 +257,6 @@ def _algo_config(final: pd.DataFrame, method: str, task: str, dataset: str, gap:
     here = rows[in_row(rows, task, dataset, gap)]
     row = (here if len(here) else rows).iloc[0]
     return {k.removeprefix("config.algo."): v for k, v in row.items() if k.startswith("config.algo.")}
-
-
-def _budgets(final: pd.DataFrame, cells: list[tuple[str, str, tuple[str, str | None, str | None]]]) -> tuple[str, ...]:
-    """A footnote with the training budget (updates per run) behind the cells, (where, method,
-    (task, dataset, gap)) each: one budget for all, or the most common one and every exception, so
-    that a table whose rows ran at different budgets says so. A cell counts one config (`analysis.runs`),
-    so it has one budget."""
-    where_by_budget: dict[int, list[str]] = {}
-    for where, method, (task, dataset, gap) in cells:
-        rows = final[(final["method"] == method) & in_row(final, task, dataset, gap)]
-        for steps in sorted({int(s) for s in rows["step"]}):
-            where_by_budget.setdefault(steps, []).append(where)
-    if not where_by_budget:
-        return ()
-    if len(where_by_budget) == 1:
-        return (f"Budget: {next(iter(where_by_budget)):,} updates per run in every cell.",)
-    common = max(where_by_budget, key=lambda steps: (len(where_by_budget[steps]), steps))
-    others = "; ".join(f"{steps:,} for {', '.join(where)}" for steps, where in sorted(where_by_budget.items())
-                       if steps != common)
-    return (f"Budget: {common:,} updates per run, except {others}.",)
 
 
 def _ignored_axes(final: pd.DataFrame, names: list[str]) -> tuple[str, ...]:
