@@ -49,7 +49,9 @@ def save(fig: Figure, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.{fmt}" for fmt in FORMATS]
     for path in paths:
-        fig.savefig(path, dpi=DPI)
+        # No creation date in the PDF: redrawing the same runs gives the same bytes, so a committed
+        # figure changes in git only when its data does.
+        fig.savefig(path, dpi=DPI, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
     return paths
 
 
