@@ -1,6 +1,7 @@
-"""`gapbench tables` and `gapbench plots`, registered through the `gapbench.commands` entry point.
+"""`gapbench tables`, `gapbench plots` and `gapbench compare`, registered through the `gapbench.commands`
+entry point.
 
-Both read only the results store. What the store could not give (broken folders, duplicates,
+All three read only the results store. What the store could not give (broken folders, duplicates,
 failed runs) is printed as `gapbench: warning: ...` lines on stderr as it is found; an error the
 user can fix is one `gapbench: error: ...` line and exit status 2, like the other subcommands.
 """
@@ -17,6 +18,7 @@ from gapbench.analysis.errors import AnalysisError, StoreWarning
 from gapbench.analysis.layout import TABLE2_CELL
 
 Handler = Callable[[argparse.Namespace], int]
+RESULTS_HELP = "the results store: a folder holding runs/, or mongodb://HOST:PORT/DB (default: results)"
 
 
 def register(sub) -> None:
@@ -43,6 +45,29 @@ def register(sub) -> None:
     _store_arguments(plots, "plots")
     plots.add_argument("--reps", type=int, default=2000, help="bootstrap resamples for rliable's CIs (default 2000)")
     plots.set_defaults(handler=_reporting(plots_command))
+
+    compare = sub.add_parser("compare", help="read methods against each other in one cell by the studies' "
+                             "two-standard-error rule", description="Read the first method against each of the "
+                             "others in one (task, dataset, gap) cell from the COMPLETED runs of a results store, by "
+                             "the rule the reference studies write down before their runs: A beats B if the "
+                             "difference of the mean final scores exceeds 2·sqrt(s_A²/n_A + s_B²/n_B), otherwise "
+                             "they are level within seed noise. Welch's t-test is printed beside it as context "
+                             "(needs the `stats` extra).")
+    compare.add_argument("methods", nargs="+", metavar="METHOD",
+                         help="method names as `gapbench list methods` gives them (a bf16 run's is e.g. cql@bf16); "
+                         "the first is compared with each of the others")
+    compare.add_argument("--results", default="results", help=RESULTS_HELP)
+    compare.add_argument("--task", help="the cell's task (default: the compared methods' only one)")
+    compare.add_argument("--dataset", help="the cell's dataset (default: the compared methods' only one)")
+    compare.add_argument("--gap", help="the cell's dynamics gap, e.g. gravity:2.0 (default: the compared methods' "
+                         "only one)")
+    compare.add_argument("--metric", default="normalized", choices=["normalized", "return"],
+                         help="the D4RL-normalised score (default) or the real-env return; the reading is the same "
+                         "on either, since one is an affine map of the other")
+    compare.add_argument("--min-seeds", type=int, default=2, metavar="N",
+                         help="read a pair only when both sides have at least N seeds (default 2, the fewest a "
+                         "standard deviation needs)")
+    compare.set_defaults(handler=_reporting(compare_command))
 
 
 def tables_command(args: argparse.Namespace) -> int:
@@ -139,9 +164,29 @@ def plots_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_command(args: argparse.Namespace) -> int:
+    from gapbench.analysis.compare import budgets, compare, markdown, welch_available
+    from gapbench.analysis.runs import final_scores, load_runs
+
+    final = final_scores(load_runs(args.results))
+    _require_scores(final, args.results)
+    where, readings = compare(final, args.methods, args.task, args.dataset, args.gap, args.metric, args.min_seeds)
+    print(markdown(where, readings, args.metric))
+    if not welch_available():
+        _note("Welch's test is not shown (–): it needs scipy, from the stats extra (pip install 'gapbench[stats]')")
+    for reading in readings:
+        if not reading.read:
+            _note(f"{reading.a} against {reading.b} is not read: {min(reading.cell_a.n, reading.cell_b.n)} seed(s) "
+                  f"on one side, fewer than --min-seeds {args.min_seeds}")
+    trained = sorted(budgets(readings))
+    if len(trained) > 1:
+        _note(f"the compared cells were trained for different budgets ({', '.join(f'{s:,}' for s in trained)} "
+              "updates), so a reading compares budgets as well as methods")
+    return 0
+
+
 def _store_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--results", default="results",
-                        help="the results store: a folder holding runs/, or mongodb://HOST:PORT/DB (default: results)")
+    parser.add_argument("--results", default="results", help=RESULTS_HELP)
     parser.add_argument("--out", help=f"where to write (default: <results>/{what}, or ./{what} for a MongoDB store)")
     parser.add_argument("--table2-task", help="Table 2's task (default: the store's only task, or halfcheetah)")
     parser.add_argument("--table2-dataset", default=TABLE2_CELL[0],

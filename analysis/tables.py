@@ -179,7 +179,7 @@ def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
         return None
     keys = row_keys(final, names)
     tasks = sorted({t for t, _, _ in keys})
-    cells = tuple(tuple(_cell(final, m, t, d, g, metric) for m in names) for t, d, g in keys)
+    cells = tuple(tuple(score_cell(final, m, t, d, g, metric) for m in names) for t, d, g in keys)
     header = ("Task",) * (len(tasks) > 1) + ("Dataset", "Dynamics gap")
     rows = [(t,) * (len(tasks) > 1) + (dataset_name(d) if d else "any", gap_name(g) if g else "any")
             for t, d, g in keys]
@@ -211,7 +211,7 @@ def table2(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
         return None
     task = ablation_task(final, task)
     names = table2_methods(methods)
-    cells = (tuple(_cell(final, m, task, dataset, gap, metric) for m in names),)
+    cells = (tuple(score_cell(final, m, task, dataset, gap, metric) for m in names),)
     text_rows = tuple(zip(SWITCH_ROWS, zip(*(switches(_algo_config(final, m, task, dataset, gap)) for m in names))))
     average = "Average Return" if metric == "return" else "Average Normalised Score"
     caption = f"Ablations on H2O, {task} {dataset_name(dataset)} / {gap_name(gap)}, final {METRIC_NAMES[metric]}"
@@ -245,7 +245,8 @@ def max_seeds(final: pd.DataFrame) -> int:
     return int(final.groupby(CELL, dropna=False)["seed"].nunique().max())
 
 
-def _cell(final: pd.DataFrame, method: str, task: str, dataset: str | None, gap: str | None, metric: str) -> Cell:
+def score_cell(final: pd.DataFrame, method: str, task: str, dataset: str | None, gap: str | None, metric: str) -> Cell:
+    """One method's final scores in one (task, dataset, gap) row, by seed: a table cell, or a side of a comparison."""
     rows = final[(final["method"] == method) & in_row(final, task, dataset, gap)].sort_values("seed")
     return Cell(tuple(int(s) for s in rows["seed"]), tuple(float(x) for x in rows[metric]),
                 tuple(int(s) for s in rows["step"]))
