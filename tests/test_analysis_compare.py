@@ -95,7 +95,7 @@ def test_compare_reads_the_store_like_the_run_folders(results_store):
 def test_compare_explains_what_it_cannot_read(results_store):
     common = ["--results", str(results_store), "--dataset", "medium-replay"]
     several = run_cli("compare", "h2o", "darc", *common)
-    assert several.returncode == 2
+    assert several.returncode == 2 and several.stderr.count("\n") == 1  # one line, as every user error
     assert "several values of gap" in several.stderr and "choose one with --gap" in several.stderr
     unknown = run_cli("compare", "h2o", "h2o-zz", *common, "--gap", "gravity:2.0")
     assert unknown.returncode == 2 and "no COMPLETED run of h2o-zz" in unknown.stderr
