@@ -23,8 +23,8 @@ import pandas as pd
 
 from gapbench.analysis.errors import AnalysisError
 from gapbench.analysis.layout import dataset_name, gap_name, methods_table
-from gapbench.analysis.runs import cell_text, in_row
-from gapbench.analysis.tables import Cell, METRIC_NAMES, score_cell
+from gapbench.analysis.runs import cell_text
+from gapbench.analysis.tables import METRIC_NAMES, Cell, check_metric, score_cell
 
 BAND_STANDARD_ERRORS = 2.0  # the rule's band, in standard errors of the difference of the means
 LEVEL, NOT_READ = "level within seed noise", "not read"
@@ -96,8 +96,7 @@ def compare(final: pd.DataFrame, methods: list[str], task: str | None = None, da
             gap: str | None = None, metric: str = "normalized", min_seeds: int = 2) -> tuple[Where, list[Reading]]:
     """The first method against each of the others, in one (task, dataset, gap) cell of a store's final
     scores. An axis left out is the compared methods' only value of it, or an error naming the choices."""
-    if metric not in METRIC_NAMES:
-        raise AnalysisError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRIC_NAMES)}")
+    check_metric(metric)
     if min_seeds < 2:
         raise AnalysisError(f"--min-seeds must be at least 2 (a standard deviation needs two seeds), got {min_seeds}")
     if len(methods) < 2:
@@ -115,12 +114,12 @@ def compare(final: pd.DataFrame, methods: list[str], task: str | None = None, da
                   _axis(mine, "gap", gap, "--gap"))
     cells = {}
     for method in methods:
-        rows = mine[mine["method"] == method]
-        if not in_row(rows, where.task, where.dataset, where.gap).any():
+        cells[method] = score_cell(mine, method, where.task, where.dataset, where.gap, metric)
+        if cells[method].n == 0:
+            rows = mine.loc[mine["method"] == method, ["task", "dataset", "gap"]]
             elsewhere = sorted({cell_text(tuple(None if pd.isna(v) else v for v in row))
-                                for row in rows[["task", "dataset", "gap"]].itertuples(index=False)})
+                                for row in rows.itertuples(index=False)})
             raise AnalysisError(f"{method} has no COMPLETED run in {where}; it has runs in: {'; '.join(elsewhere)}")
-        cells[method] = score_cell(final, method, where.task, where.dataset, where.gap, metric)
     first, *others = methods
     label = table["label"]
     return where, [Reading(label[first], label[m], cells[first], cells[m], min_seeds) for m in others]

@@ -172,7 +172,7 @@ def table1(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
     """Rows dataset x gap (x task if several), columns SAC(sim), CQL(real), DARC, DARC+, H2O and any
     other non-ablation method; a method that ignores an axis fills every row of the axis it uses;
     `ci` adds each cell's 95% bootstrap confidence interval. None when the store holds none of these methods."""
-    _check_metric(metric)
+    check_metric(metric)
     methods = methods_table(final)
     names = table1_methods(methods)
     if not names:
@@ -205,7 +205,7 @@ def table2(final: pd.DataFrame, metric: str = "return", expected_seeds: int | No
            task: str | None = None, dataset: str = TABLE2_CELL[0], gap: str = TABLE2_CELL[1]) -> Table | None:
     """H2O, its ablations, CQL and SAC in one cell (the paper's: Medium Replay, Gravity x2), with the
     switch rows read from each method's recorded config. None when the store holds no ablation."""
-    _check_metric(metric)
+    check_metric(metric)
     methods = methods_table(final)
     if not (methods["role"] == "ablation").any():
         return None
@@ -284,6 +284,6 @@ def ablation_task(final: pd.DataFrame, task: str | None = None) -> str:
     raise AnalysisError(f"the store holds several tasks ({', '.join(tasks)}); choose Table 2's with --table2-task")
 
 
-def _check_metric(metric: str) -> None:
+def check_metric(metric: str) -> None:
     if metric not in METRIC_NAMES:
         raise AnalysisError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRIC_NAMES)}")
