@@ -32,3 +32,26 @@ def test_an_unknown_precision_is_refused_by_name():
 ])
 def test_the_critic_layout_follows_the_measurements(precision, device, flags, expected):
     assert critic_layout(precision, device, flags) == expected
+
+
+def _unit(label: str, train: dict):
+    from gapbench.benchmark.sweep.executors import Unit
+
+    return Unit(label, {"config": {"train": train}}, 10, [0])
+
+
+@pytest.mark.parametrize(("flags", "warned"), [
+    (["avx2", "fma"], ["bf16 cpu", "bf16 default device"]),  # the AMD EPYC without AVX-512: emulated
+    ([], ["bf16 cpu", "bf16 default device"]),  # flags unknown: no native bf16 known either
+    (["avx2", "avx512f", "avx512_bf16"], []),  # the AMD EPYC with AVX512_BF16
+    (["avx512f", "avx512_bf16", "amx_tile", "amx_bf16"], []),  # the Intel Xeon
+])
+def test_a_sweep_flags_bf16_units_only_where_the_cpu_emulates_bf16_and_the_unit_runs_on_it(flags, warned):
+    from gapbench.benchmark.sweep.runner import emulated_bf16
+
+    units = [_unit("bf16 cpu", {"precision": "bf16", "device": "cpu"}),
+             _unit("bf16 default device", {"precision": "bf16"}),
+             _unit("bf16 cuda", {"precision": "bf16", "device": "cuda:0"}),
+             _unit("fp32", {"precision": "fp32"}),
+             _unit("default precision", {})]
+    assert emulated_bf16(units, {"flags": flags, "torch": "AVX2"}) == warned

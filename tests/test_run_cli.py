@@ -45,6 +45,7 @@ def test_grid_trains_each_cell_once_and_a_rerun_does_nothing(tmp_path):
     results = tmp_path / "results"
     proc = sweep(results, "--methods", "sac,cql,h2o", "--gaps", "gravity:2.0,friction:0.3")
     assert "generated with D4RL's recipe" in proc.stdout or "generated with D4RL's recipe" in proc.stderr
+    assert "emulates bf16" not in proc.stderr  # fp32 sweeps are never warned
     runs = stored_runs(results)
     assert all(r["status"] == "COMPLETED" for r in runs)
     # SAC ignores the dataset, CQL the gap: 2 + 1 + 2 runs, not 2 + 2 + 2
@@ -295,17 +296,38 @@ def test_list_presets_gives_sizes_and_time_estimates():
     assert {"smoke", "quick", "paper-table1", "paper-table2", "odrl"} <= set(estimates), out
 
 
+def _native_bf16_here() -> str | None:
+    """Read independently of gapbench: /proc/cpuinfo's flags, AMX first."""
+    flags: set[str] = set()
+    if Path("/proc/cpuinfo").exists():
+        flags = next((set(line.split(":", 1)[1].split()) for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), set())
+    return "AMX" if "amx_bf16" in flags else "AVX512_BF16" if "avx512_bf16" in flags else None
+
+
+def test_a_bf16_sweep_warns_in_one_line_where_this_cpu_emulates_bf16_and_still_runs(tmp_path):
+    """Both branches are checked on hand-made CPU features in test_precision.py; this is the one this CPU
+    takes, end to end (a SAC run needs no dataset, and batches of 32 keep emulated bf16 to seconds)."""
+    proc = run_cli("run", "--methods", "sac", "--gaps", "gravity:2.0", "--seeds", "0", "--steps", "50",
+                   "--results", str(tmp_path / "results"), *TINY_TRAIN, "--with", "sac.batch_size=32",
+                   "--with", "precision=bf16", check=True)
+    warning = [line for line in proc.stderr.splitlines() if "emulates bf16" in line]
+    if _native_bf16_here():
+        assert warning == []
+    else:
+        assert warning == ["gapbench: warning: 1 unit(s) train in bf16 on this CPU, which has neither AMX "
+                           "nor AVX512_BF16: oneDNN emulates bf16 here, over 10x slower than fp32 "
+                           "(docs/performance.md); drop --with precision=bf16 on this machine"]
+    assert [r["status"] for r in stored_runs(tmp_path / "results")] == ["COMPLETED"]
+
+
 def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_check():
     """The precision advice names this CPU's native bf16, read here from /proc/cpuinfo by hand, and its
     quoted means are those of study 8's committed runs (CQL, medium, 50k), recomputed from run.json."""
     import statistics
 
     out = run_cli("list", "presets", check=True).stdout
-    flags: set[str] = set()
-    if Path("/proc/cpuinfo").exists():
-        flags = next((set(line.split(":", 1)[1].split()) for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), set())
-    native = "AMX" if "amx_bf16" in flags else "AVX512_BF16" if "avx512_bf16" in flags else None
+    native = _native_bf16_here()
     if native:
         assert f"This CPU has {native}: --with precision=bf16 is the recommended setting here." in out
     else:

@@ -14,10 +14,11 @@ from gapbench.benchmark.data import generation
 from gapbench.benchmark.cell.identity import Cell, identity
 from gapbench.benchmark.cell.status import FINISHED_WELL
 from gapbench.benchmark.errors import UserError
+from gapbench.benchmark.host import cpu_features, native_bf16
 from gapbench.benchmark.sweep.executors import Unit, make_executor
 from gapbench.benchmark.sweep.grid import Grid, expand
 from gapbench.benchmark.sweep.progress import SweepProgress
-from gapbench.benchmark.sweep.completed import completed_seeds, scan
+from gapbench.benchmark.sweep.completed import completed_seeds, scan, warn_line
 from gapbench.benchmark.sweep.worker import seed_running
 
 
@@ -131,6 +132,17 @@ def _sacred_updates(cell: Cell, seeds: list[int]) -> dict:
             "recipe": dataclasses.asdict(cell.recipe)}
 
 
+def emulated_bf16(units: list[Unit], features: dict) -> list[str]:
+    """The labels of the units that would train in bf16 on a CPU whose features (`host.cpu_features`) say it
+    emulates bf16. Measured on such a CPU (the AMD EPYC without AVX-512), a bf16 update ran 11-23x slower
+    than fp32, so a sweep that asks for it there is almost surely a mistake worth one line."""
+    if native_bf16(features) is not None:
+        return []
+    return [u.label for u in units
+            if u.payload["config"]["train"].get("precision") == "bf16"
+            and not str(u.payload["config"]["train"].get("device", "cpu")).startswith("cuda")]
+
+
 def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:
     for grid in grids:
         for name in grid.methods:
@@ -152,6 +164,11 @@ def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:
     say(f"{work.total_runs} runs in this sweep: {work.done_runs} already completed, "
         f"{sum(len(u.seeds) for u in work.units)} to run in {len(work.units)} process(es) "
         f"({options.executor} executor, {options.workers} worker(s)); results in {runs_dir}")
+    emulated = emulated_bf16(work.units, cpu_features())
+    if emulated and options.address is None:  # a Ray cluster's CPUs are not this one
+        warn_line(f"{len(emulated)} unit(s) train in bf16 on this CPU, which has neither AMX nor "
+                  "AVX512_BF16: oneDNN emulates bf16 here, over 10x slower than fp32 (docs/performance.md); "
+                  "drop --with precision=bf16 on this machine")
     progress = SweepProgress(work.units, options.workers)
     try:
         make_executor(options.executor, options.workers, options.address, Path(options.results)).run(work.units, progress)
