@@ -36,7 +36,8 @@ class DARCPlus(DARC):
         sim_reward, correction = self.corrected_reward(sim_q)
         mixed = Batch.cat(real_q, sim_q)
         reward = torch.cat([real_q.rew, sim_reward], dim=1)  # the correction is for sim samples only
-        metrics |= self.sac_update(mixed, policy_states=mixed.obs, reward=reward)
+        metrics |= self.sac_update(mixed, policy_states=mixed.obs, reward=reward,
+                                   real_rows=real_q.rew.shape[1])
         metrics["darc/reward_correction"] = correction.mean(-1)
         return metrics
 

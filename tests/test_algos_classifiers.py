@@ -200,3 +200,42 @@ def test_classifiers_recover_a_known_gaussian_log_ratio():
     with torch.no_grad():
         l_sa, _ = trainer.pair.logits(*probe.transitions())
     assert (l_sa[..., 0] - l_sa[..., 1]).abs().mean() < 0.2
+
+
+def test_darc_plus_logs_its_real_and_sim_rows_squared_td_errors_apart():
+    """DARC+'s mixed batch puts the real rows first; the per-source logs must be the twins' summed mean
+    squared TD errors over exactly those rows, redone here row by row on a copy of the agent taken
+    before the update (the copy draws the same random numbers, so its targets are the update's)."""
+    import copy
+
+    from tests.algos_support import batch_rows, feed
+
+    agent = make("darc+", seeds=(0, 1))
+    rows = batch_rows(agent, np.random.default_rng(5))
+    before = copy.deepcopy(agent)
+    metrics = feed(agent, rows)
+
+    real_q, sim_q, _ = before.classifiers.train_on_tails(to_batch(rows["real"]), to_batch(rows["sim"]))
+    sim_reward, _ = before.corrected_reward(sim_q)
+    mixed = Batch.cat(real_q, sim_q)
+    with torch.no_grad():
+        target = before.td_target(mixed, torch.cat([real_q.rew, sim_reward], dim=1))
+        q = before.critic(mixed.obs, mixed.act)
+    n_real, n_all = real_q.rew.shape[1], mixed.rew.shape[1]
+    assert 0 < n_real < n_all
+    for k in range(2):
+        for source, indices in (("real", range(n_real)), ("sim", range(n_real, n_all))):
+            expected = sum(sum(float(q[k, j, i] - target[k, i]) ** 2 for i in indices) / len(indices)
+                           for j in range(2))
+            assert float(metrics[f"q/bellman_{source}"][k]) == pytest.approx(expected, rel=1e-5), (source, k)
+        real, sim = metrics["q/bellman_real"][k], metrics["q/bellman_sim"][k]
+        whole = (n_real * real + (n_all - n_real) * sim) / n_all
+        assert float(metrics["q/loss"][k]) == pytest.approx(float(whole), rel=1e-5)
+
+
+def test_darc_logs_no_per_source_bellman_terms_since_its_critic_sees_sim_rows_only():
+    from tests.algos_support import batch_rows, feed
+
+    agent = make("darc")
+    metrics = feed(agent, batch_rows(agent, np.random.default_rng(5)))
+    assert "q/loss" in metrics and not {"q/bellman_real", "q/bellman_sim"} & set(metrics)

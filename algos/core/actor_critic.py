@@ -124,13 +124,23 @@ class ActorCritic(Agent):
 
     # ---------------------------------------------------------------- plain SAC
 
-    def sac_update(self, batch: Batch, policy_states: torch.Tensor, reward: torch.Tensor | None = None) -> Metrics:
-        """Standard SAC on one batch (Eq. 1 and 2), as used by SAC(sim) and DARC."""
+    def sac_update(self, batch: Batch, policy_states: torch.Tensor, reward: torch.Tensor | None = None,
+                   real_rows: int = 0) -> Metrics:
+        """Standard SAC on one batch (Eq. 1 and 2), as used by SAC(sim), DARC and DARC+.
+
+        `real_rows`: how many of the batch's first rows are real data (DARC+'s mixed batch). Their squared
+        TD errors and the sim rows' are then logged apart, under H2O's names: on offline rows the critic
+        bootstraps on actions the data never took, and a critic that diverges there shows it first."""
         target = self.td_target(batch, reward)
         policy_loss, alpha_loss, metrics = self.actor_losses(policy_states)
         q = self.critic(batch.obs, batch.act)
-        q_loss = self.squared_errors(q, target).mean(-1).sum(1)
+        errors = self.squared_errors(q, target)
+        q_loss = errors.mean(-1).sum(1)
         self.step(policy_loss + alpha_loss + q_loss)
         metrics.update({"q/loss": q_loss.detach(), "q/mean": q.detach().mean((1, 2)),
                         "q/target_mean": target.mean(-1)})
+        if real_rows:
+            errors = errors.detach()
+            metrics["q/bellman_real"] = errors[..., :real_rows].mean(-1).sum(1)
+            metrics["q/bellman_sim"] = errors[..., real_rows:].mean(-1).sum(1)
         return metrics
