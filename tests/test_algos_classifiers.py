@@ -6,6 +6,7 @@ known density ratio, the classifiers must recover that ratio.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 
 from gapbench.algos import AgentSpec, Batch, Layout, PopulationRNG
 from gapbench.algos.core.classifiers import ClassifierConfig, DomainClassifierTrainer
-from tests.algos_support import ACT_DIM, OBS_DIM, make, set_affine_logits, to_batch, transitions
+from tests.algos_support import ACT_DIM, OBS_DIM, batch_rows, feed, make, set_affine_logits, to_batch, transitions
 
 SA_IN, SAS_IN = OBS_DIM + ACT_DIM, 2 * OBS_DIM + ACT_DIM
 
@@ -206,10 +207,6 @@ def test_darc_plus_logs_its_real_and_sim_rows_squared_td_errors_apart():
     """DARC+'s mixed batch puts the real rows first; the per-source logs must be the twins' summed mean
     squared TD errors over exactly those rows, redone here row by row on a copy of the agent taken
     before the update (the copy draws the same random numbers, so its targets are the update's)."""
-    import copy
-
-    from tests.algos_support import batch_rows, feed
-
     agent = make("darc+", seeds=(0, 1))
     rows = batch_rows(agent, np.random.default_rng(5))
     before = copy.deepcopy(agent)
@@ -234,8 +231,6 @@ def test_darc_plus_logs_its_real_and_sim_rows_squared_td_errors_apart():
 
 
 def test_darc_logs_no_per_source_bellman_terms_since_its_critic_sees_sim_rows_only():
-    from tests.algos_support import batch_rows, feed
-
     agent = make("darc")
     metrics = feed(agent, batch_rows(agent, np.random.default_rng(5)))
     assert "q/loss" in metrics and not {"q/bellman_real", "q/bellman_sim"} & set(metrics)
