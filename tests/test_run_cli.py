@@ -331,7 +331,7 @@ def test_list_presets_advises_bf16_by_this_cpus_flags_and_quotes_the_committed_c
     if native:
         assert f"This CPU has {native}: --with precision=bf16 is the recommended setting here." in out
     else:
-        assert "bf16 is emulated, about 10x slower, so keep fp32 here." in out
+        assert "bf16 is emulated, over 10x slower, so keep fp32 here." in out
 
     store = Path(__file__).resolve().parents[1] / "results" / "reference" / "halfcheetah" / "runs"
     # Study 8's rule pools fp32 seeds 0-5 against bf16 seeds 6-11 (the current layout and head); other

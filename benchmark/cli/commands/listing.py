@@ -72,7 +72,7 @@ def precision_advice() -> str:
 
     native = native_bf16(cpu_features())
     here = (f"This CPU has {native}: --with precision=bf16 is the recommended setting here." if native else
-            "This CPU has neither AMX nor AVX512_BF16: bf16 is emulated, about 10x slower, so keep fp32 here.")
+            "This CPU has neither AMX nor AVX512_BF16: bf16 is emulated, over 10x slower, so keep fp32 here.")
     return "\n".join([
         "Precision: fp32 by default. bf16 (--with precision=bf16) learned like fp32 within seed noise in every",
         "check so far (results/reference/halfcheetah, studies 5-8: CQL on halfcheetah-medium, 50k updates; in",
