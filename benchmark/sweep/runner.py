@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from gapbench import envs
 from gapbench.algos import get_method
 from gapbench.benchmark.data import generation
@@ -20,6 +22,7 @@ from gapbench.benchmark.sweep.grid import Grid, expand
 from gapbench.benchmark.sweep.progress import SweepProgress
 from gapbench.benchmark.sweep.completed import completed_seeds, scan, warn_line
 from gapbench.benchmark.sweep.worker import seed_running
+from gapbench.benchmark.training.loop import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -138,9 +141,11 @@ def emulated_bf16(units: list[Unit], features: dict) -> list[str]:
     than fp32, so a sweep that asks for it there is almost surely a mistake worth one line."""
     if native_bf16(features) is not None:
         return []
-    return [u.label for u in units
-            if u.payload["config"]["train"].get("precision") == "bf16"
-            and not str(u.payload["config"]["train"].get("device", "cpu")).startswith("cuda")]
+    # A unit's payload holds only the overrides: the fields it leaves out take TrainConfig's defaults.
+    trains = [(u.label, u.payload["config"]["train"]) for u in units]
+    return [label for label, train in trains
+            if train.get("precision", TrainConfig.precision) == "bf16"
+            and torch.device(train.get("device", TrainConfig.device)).type == "cpu"]
 
 
 def run_sweep(grids: list[Grid], options: SweepOptions, say=print) -> int:
