@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import h5py
@@ -113,6 +114,24 @@ def test_check_summarises_the_behaviour_data(tmp_path):
     assert summary.normalized_mean == pytest.approx(100 * (10.5 + 280.178953) / (12135.0 + 280.178953))
 
 
+def test_the_digest_is_sha256_over_the_arrays_in_order_and_ignores_the_metadata(tmp_path):
+    path = write_file(tmp_path / "d.hdf5", terminals=[3], timeouts=[6])
+    by_hand = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        for key in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts"):
+            by_hand.update(f[key][()].tobytes())
+    assert envs.check_d4rl(path, "halfcheetah").sha256 == by_hand.hexdigest()
+    # the same arrays under other metadata: the same digest
+    with h5py.File(path, "a") as f:
+        f["metadata/recipe"] = "renamed"
+    assert envs.check_d4rl(path, "halfcheetah").sha256 == by_hand.hexdigest()
+    # one reward changed by one float32 step: another digest
+    rewards = np.arange(10, dtype=np.float32)
+    rewards[9] = np.nextafter(rewards[9], np.float32(np.inf))
+    other = write_file(tmp_path / "e.hdf5", terminals=[3], timeouts=[6], rewards=rewards)
+    assert envs.check_d4rl(other, "halfcheetah").sha256 != by_hand.hexdigest()
+
+
 def test_normalised_score_uses_d4rl_references():
     assert envs.get_task("halfcheetah").normalized_score(4800.0) == pytest.approx(40.92, abs=0.01)
 
@@ -162,6 +181,7 @@ def test_datasets_check_cli_prints_summary(tmp_path):
     assert "OK for task halfcheetah" in proc.stdout
     assert "episodes 2" in proc.stdout and "usable transitions 9" in proc.stdout
     assert "normalised score" in proc.stdout
+    assert f"arrays sha256: {envs.check_d4rl(path).sha256}" in proc.stdout
 
 
 def test_d4rl_files_are_found_under_their_download_names(tmp_path, monkeypatch):

@@ -17,7 +17,9 @@ def register(sub) -> None:
         "check",
         help="validate a D4RL-format HDF5 file and summarise it",
         description="Check keys, shapes against the task, dtypes, finite values and episode structure, "
-        "then print the size, episodes, return statistics and normalised score of the behaviour data.",
+        "then print the size, episodes, return statistics and normalised score of the behaviour data, "
+        "and the SHA-256 of its arrays (observations, actions, rewards, next_observations, terminals, "
+        "timeouts, those present, in that order; the metadata is left out).",
     )
     check.add_argument("path")
     check.add_argument("--task", default=None, help="task to check shapes against (default: the file's "
@@ -144,6 +146,7 @@ def run_check(args) -> int:
                              ("timeouts", summary.has_timeouts)) if v]
     print(f"  observations {summary.obs_dim}-d, actions {summary.act_dim}-d; stored: "
           + (", ".join(stored) or "no next_observations, no timeouts"))
+    print(f"  arrays sha256: {summary.sha256}")
     if summary.episodes:
         print(f"  behaviour return: mean {summary.return_mean:.1f} ± {summary.return_std:.1f} "
               f"(min {summary.return_min:.1f}, max {summary.return_max:.1f}), "
