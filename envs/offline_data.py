@@ -150,7 +150,7 @@ def arrays_sha256(raw: dict[str, Any]) -> str:
     """SHA-256 over the raw bytes of the DIGEST_KEYS arrays a file has, in that order.
 
     The reference studies name their data by it (its first 16 hex digits), and a session checks it
-    before it resumes a study: equal digests mean bit-identical data, whatever the CPU that made it.
+    before it resumes a study: equal digests mean bit-identical data.
     """
     digest = hashlib.sha256()
     for key in DIGEST_KEYS:
