@@ -15,7 +15,6 @@ import pytest
 
 from tests.analysis_support import build_store, store_env
 from tests.cli_support import free_port
-from tests.xdist_support import pytest_collection_modifyitems  # noqa: F401 (a hook: pytest finds it here)
 
 
 def pytest_configure(config):
@@ -38,10 +37,8 @@ def _isolated_data_dirs(tmp_path_factory, monkeypatch):
 def results_store(tmp_path_factory) -> Path:
     """A results store built by real `gapbench run` sweeps (`analysis_support.build_store`).
 
-    Built once per test session. Under `--dist loadgroup` its readers share one worker
-    (tests/xdist_support.py); under any other xdist mode the first worker builds it behind a file
-    lock in the session's shared temp folder and the others reuse it. Tests must copy it before
-    changing it.
+    Built once per test session: under xdist the first worker builds it behind a file lock in the
+    session's shared temp folder and the others reuse it. Tests must copy it before changing it.
     """
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
