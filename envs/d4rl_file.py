@@ -4,6 +4,7 @@ Every problem is reported as a `DatasetError` whose text is one line naming the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,24 @@ import numpy as np
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
 OPTIONAL_KEYS = ("next_observations", "timeouts")
+
+
+# The arrays a dataset's digest covers, in this order: the data, never the metadata, so a file
+# written again with other metadata (a renamed recipe, say) keeps its digest.
+DIGEST_KEYS = ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")
+
+
+def arrays_sha256(raw: dict[str, Any]) -> str:
+    """SHA-256 over the raw bytes of the DIGEST_KEYS arrays a file has, in that order.
+
+    The reference studies name their data by it (its first 16 hex digits), and a session checks it
+    before it resumes a study: equal digests mean bit-identical data.
+    """
+    digest = hashlib.sha256()
+    for key in DIGEST_KEYS:
+        if key in raw:
+            digest.update(np.ascontiguousarray(raw[key]).tobytes())
+    return digest.hexdigest()
 
 
 class DatasetError(ValueError):

@@ -16,7 +16,6 @@ the file has them (D4RL re-derives them from row i+1), and then keeps the file's
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -141,24 +140,6 @@ def save_d4rl(transitions: Transitions, path: str | Path, metadata: dict[str, An
     return write_d4rl_arrays(path, arrays, {**transitions.metadata, **(metadata or {})})
 
 
-# The arrays a dataset's digest covers, in this order: the data, never the metadata, so a file
-# written again with other metadata (a renamed recipe, say) keeps its digest.
-DIGEST_KEYS = ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")
-
-
-def arrays_sha256(raw: dict[str, Any]) -> str:
-    """SHA-256 over the raw bytes of the DIGEST_KEYS arrays a file has, in that order.
-
-    The reference studies name their data by it (its first 16 hex digits), and a session checks it
-    before it resumes a study: equal digests mean bit-identical data.
-    """
-    digest = hashlib.sha256()
-    for key in DIGEST_KEYS:
-        if key in raw:
-            digest.update(np.ascontiguousarray(raw[key]).tobytes())
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class DatasetSummary:
     path: str
@@ -175,7 +156,6 @@ class DatasetSummary:
     normalized_mean: float | None  # D4RL-normalised score of the mean return, 0-100
     has_next_observations: bool
     has_timeouts: bool
-    sha256: str  # arrays_sha256: the data's digest
     metadata: dict[str, Any]
 
 
@@ -212,6 +192,5 @@ def check_d4rl(path: str | Path, task: str | None = None) -> DatasetSummary:
         normalized_mean=spec.normalized_score(float(stats[0])) if spec and len(returns) else None,
         has_next_observations="next_observations" in raw,
         has_timeouts="timeouts" in raw,
-        sha256=arrays_sha256(raw),
         metadata=raw["metadata"],
     )

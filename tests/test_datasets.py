@@ -11,6 +11,7 @@ import pytest
 
 from gapbench import envs
 from gapbench.envs import DatasetError, Transitions, load_d4rl, save_d4rl
+from gapbench.envs.d4rl_file import arrays_sha256, read_d4rl_arrays
 from tests.cli_support import run_cli
 
 OBS, ACT = 17, 6
@@ -120,16 +121,16 @@ def test_the_digest_is_sha256_over_the_arrays_in_order_and_ignores_the_metadata(
     with h5py.File(path, "r") as f:
         for key in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts"):
             by_hand.update(f[key][()].tobytes())
-    assert envs.check_d4rl(path, "halfcheetah").sha256 == by_hand.hexdigest()
+    assert arrays_sha256(read_d4rl_arrays(path)) == by_hand.hexdigest()
     # the same arrays under other metadata: the same digest
     with h5py.File(path, "a") as f:
         f["metadata/recipe"] = "renamed"
-    assert envs.check_d4rl(path, "halfcheetah").sha256 == by_hand.hexdigest()
+    assert arrays_sha256(read_d4rl_arrays(path)) == by_hand.hexdigest()
     # one reward changed by one float32 step: another digest
     rewards = np.arange(10, dtype=np.float32)
     rewards[9] = np.nextafter(rewards[9], np.float32(np.inf))
     other = write_file(tmp_path / "e.hdf5", terminals=[3], timeouts=[6], rewards=rewards)
-    assert envs.check_d4rl(other, "halfcheetah").sha256 != by_hand.hexdigest()
+    assert arrays_sha256(read_d4rl_arrays(other)) != by_hand.hexdigest()
 
 
 def test_normalised_score_uses_d4rl_references():
@@ -181,7 +182,7 @@ def test_datasets_check_cli_prints_summary(tmp_path):
     assert "OK for task halfcheetah" in proc.stdout
     assert "episodes 2" in proc.stdout and "usable transitions 9" in proc.stdout
     assert "normalised score" in proc.stdout
-    assert f"arrays sha256: {envs.check_d4rl(path).sha256}" in proc.stdout
+    assert f"arrays sha256: {arrays_sha256(read_d4rl_arrays(path))}" in proc.stdout
 
 
 def test_d4rl_files_are_found_under_their_download_names(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gapbench import envs
-from gapbench.envs.d4rl_file import read_d4rl_arrays
+from gapbench.envs.d4rl_file import arrays_sha256, read_d4rl_arrays
 
 from gapbench.benchmark.cli.commands.common import parse_task_arg
 
@@ -135,9 +135,8 @@ def medium_pick_line(meta: dict) -> str:
 
 
 def run_check(args) -> int:
-    task = args.task
-    if task is None:
-        task = read_d4rl_arrays(args.path)["metadata"].get("task", "halfcheetah")
+    raw = read_d4rl_arrays(args.path)  # the digest's bytes, and the task the file names
+    task = args.task if args.task is not None else raw["metadata"].get("task", "halfcheetah")
     summary = envs.check_d4rl(args.path, parse_task_arg(task))
     print(f"{summary.path}: OK for task {task}")
     print(f"  rows {summary.rows}, usable transitions {summary.transitions}, episodes {summary.episodes}"
@@ -146,7 +145,7 @@ def run_check(args) -> int:
                              ("timeouts", summary.has_timeouts)) if v]
     print(f"  observations {summary.obs_dim}-d, actions {summary.act_dim}-d; stored: "
           + (", ".join(stored) or "no next_observations, no timeouts"))
-    print(f"  arrays sha256: {summary.sha256}")
+    print(f"  arrays sha256: {arrays_sha256(raw)}")
     if summary.episodes:
         print(f"  behaviour return: mean {summary.return_mean:.1f} ± {summary.return_std:.1f} "
               f"(min {summary.return_min:.1f}, max {summary.return_max:.1f}), "
