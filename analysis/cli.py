@@ -67,6 +67,9 @@ def register(sub) -> None:
     compare.add_argument("--min-seeds", type=int, default=2, metavar="N",
                          help="read a pair only when both sides have at least N seeds (default 2, the fewest a "
                          "standard deviation needs)")
+    compare.add_argument("--per-seed", action="store_true",
+                         help="also print each compared method's seeds in the cell: the run that counts, its return "
+                         "at every evaluation and its final return and normalised score")
     compare.set_defaults(handler=_reporting(compare_command))
 
 
@@ -165,13 +168,19 @@ def plots_command(args: argparse.Namespace) -> int:
 
 
 def compare_command(args: argparse.Namespace) -> int:
+    from gapbench.analysis import per_seed
     from gapbench.analysis.compare import budgets, compare, markdown, welch_available
+    from gapbench.analysis.layout import methods_table
     from gapbench.analysis.runs import final_scores, load_runs
 
-    final = final_scores(load_runs(args.results))
+    frame = load_runs(args.results)
+    final = final_scores(frame)
     _require_scores(final, args.results)
     where, readings = compare(final, args.methods, args.task, args.dataset, args.gap, args.metric, args.min_seeds)
     print(markdown(where, readings, args.metric))
+    if args.per_seed:
+        rows = per_seed.seed_rows(frame, args.methods, where.task, where.dataset, where.gap)
+        print("\n" + per_seed.markdown(rows, methods_table(final)["label"]))
     if not welch_available():
         _note("Welch's test is not shown (–): it needs scipy, from the stats extra (pip install 'gapbench[stats]')")
     for reading in readings:

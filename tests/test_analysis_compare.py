@@ -3,6 +3,7 @@ on a store built from real runs."""
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 
@@ -11,7 +12,7 @@ from scipy import stats
 
 from gapbench.analysis.compare import LEVEL, NOT_READ, Reading
 from gapbench.analysis.tables import Cell
-from tests.analysis_support import hand_scores
+from tests.analysis_support import hand_scores, run_folders
 from tests.cli_support import run_cli
 
 
@@ -90,6 +91,33 @@ def test_compare_reads_the_store_like_the_run_folders(results_store):
         assert (row[4], row[5]) == (f"{diff:+.2f}", f"{band:.2f}")
         expected = "H2O beats " + label if diff > band else label + " beats H2O" if -diff > band else LEVEL
         assert row[6] == expected
+
+
+def test_per_seed_lists_each_seed_s_run_curve_and_final_score_as_the_run_folders_hold_them(results_store):
+    # H2O's seeds share one run (the store trains a cell's two seeds together); SAC(sim)'s runs have no dataset
+    proc = run_cli("compare", "h2o", "sac", "--results", str(results_store), "--dataset", "medium-replay",
+                   "--gap", "gravity:2.0", "--per-seed", check=True)
+    assert table_rows(proc.stdout.split("per seed")[0])  # the readings come first, unchanged
+    lines = [line for line in proc.stdout.split("per seed")[1].splitlines() if line.startswith("| ")]
+    header, *body = ([cell.strip() for cell in line.strip("|").split("|")] for line in lines)
+    expected, steps = [], set()
+    for method, label, dataset in (("h2o", "H2O", "medium-replay"), ("sac", "SAC(sim)", None)):
+        mine = []
+        for run_id, doc in run_folders(results_store).items():
+            if (doc["config"]["method"], doc["config"]["dataset"], doc["config"]["gap"]) != (method, dataset, "gravity:2.0"):
+                continue
+            metrics = json.loads((results_store / "runs" / run_id / "metrics.json").read_text())
+            result = doc["run"]["result"]
+            for i, seed in enumerate(result["seeds"]):
+                curve = metrics[f"eval/return/seed{seed}"]
+                steps.add(tuple(curve["steps"]))
+                mine.append([label, str(seed), run_id, *(str(round(v)) for v in curve["values"]),
+                             str(round(result["final_return"][i])), f"{result['final_normalized'][i]:.2f}"])
+        assert len(mine) == 2
+        expected += sorted(mine, key=lambda row: int(row[1]))
+    (evaluated,) = steps  # every run evaluated at the same steps, under 1000 updates: named as they are
+    assert header == ["method", "seed", "run", *map(str, evaluated), "final return", "final normalised"]
+    assert body == expected
 
 
 def test_compare_explains_what_it_cannot_read(results_store):
