@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -133,8 +135,8 @@ def test_gap_strings_round_trip(text, expected):
     gap = parse_gap(text)
     assert gap == expected
     assert parse_gap(str(gap)) == gap
-    with pytest.raises(Exception):
-        gap.scale = 3.0  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gap.scale = 3.0
 
 
 @pytest.mark.parametrize("text", ["gravty:2", "gravity", "gravity:abc", "gravity:-1", "friction:0", "none:1",

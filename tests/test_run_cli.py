@@ -154,7 +154,7 @@ def test_sigkilled_worker_then_rerun_completes_every_cell_exactly_once(tmp_path)
                 victim = pids[0]
                 os.kill(victim, signal.SIGKILL)
         time.sleep(0.1)
-    out, err = sweep_proc.communicate(timeout=600)
+    _, err = sweep_proc.communicate(timeout=600)
     assert victim is not None, err
     assert sweep_proc.returncode == 1 and "killed by SIGKILL" in err
     rerun = run_cli(*args, check=True)
