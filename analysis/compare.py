@@ -23,6 +23,7 @@ import pandas as pd
 
 from gapbench.analysis.errors import AnalysisError
 from gapbench.analysis.layout import dataset_name, gap_name, methods_table
+from gapbench.analysis.render import MISSING, number
 from gapbench.analysis.runs import cell_text
 from gapbench.analysis.tables import METRIC_NAMES, Cell, check_metric, score_cell
 
@@ -143,8 +144,8 @@ def markdown(where: Where, readings: list[Reading], metric: str) -> str:
     for r in readings:
         p, low, high = r.welch()
         lines.append(f"| {r.a} | {r.b} | {_summary(r.cell_a)} | {_summary(r.cell_b)} | {r.difference:+.2f} | "
-                     f"{_number(r.band)} | {r.verdict} | {_number(p, '.3f')} | "
-                     f"{_number(low, '+.2f')} to {_number(high, '+.2f')} |")
+                     f"{number(r.band)} | {r.verdict} | {number(p, '.3f')} | "
+                     f"{number(low, '+.2f')} to {number(high, '+.2f')} |")
     lines += ["", f"Reading: A beats B if A − B > band = {BAND_STANDARD_ERRORS:g}·sqrt(s_A²/n_A + s_B²/n_B), "
               "B beats A if A − B < −band, otherwise level within seed noise; a pair is read only when both sides "
               f"have at least {readings[0].min_seeds} seeds. Welch's t-test is context, not the reading; each "
@@ -166,8 +167,4 @@ def _axis(rows: pd.DataFrame, column: str, chosen: str | None, flag: str) -> str
 
 
 def _summary(cell: Cell) -> str:
-    return f"{cell.mean:.2f} ± {_number(cell.std)} ({cell.n})" if cell.n else "– (0)"
-
-
-def _number(value: float, spec: str = ".2f") -> str:
-    return "–" if math.isnan(value) else format(value, spec)
+    return f"{cell.mean:.2f} ± {number(cell.std)} ({cell.n})" if cell.n else f"{MISSING} (0)"

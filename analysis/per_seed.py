@@ -12,6 +12,7 @@ import math
 
 import pandas as pd
 
+from gapbench.analysis.render import MISSING, number
 from gapbench.analysis.runs import in_row
 
 KEY = ["method", "seed", "run_id"]
@@ -39,8 +40,8 @@ def markdown(rows: pd.DataFrame, labels: pd.Series) -> str:
     title = "Real-env return at each evaluation, then the final evaluation's return and normalised score, per seed"
     lines = [title, "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for row in rows.to_dict("records"):
-        cells = [labels[row["method"]], str(row["seed"]), str(row["run_id"]), *(_number(row[s], "d") for s in steps),
-                 _number(row["final_return"], "d"), _number(row["final_normalized"], ".2f")]
+        cells = [labels[row["method"]], str(row["seed"]), str(row["run_id"]), *(_whole(row[s]) for s in steps),
+                 _whole(row["final_return"]), number(row["final_normalized"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -49,8 +50,6 @@ def _step_name(step: int) -> str:
     return f"{step // 1000}k" if step and step % 1000 == 0 else str(step)
 
 
-def _number(value: float, spec: str) -> str:
-    """`spec` "d": rounded to an int first, so that -0.2 prints as 0, not -0."""
-    if value is None or math.isnan(value):
-        return "–"
-    return format(round(value) if spec == "d" else value, spec)
+def _whole(value: float) -> str:
+    """A return to the unit, rounded as an int so that -0.2 prints as 0, not -0."""
+    return MISSING if math.isnan(value) else str(round(value))

@@ -21,6 +21,11 @@ TEX_SYMBOLS = {"±": r"$\pm$", "–": "--", "−": "$-$", "†": r"$^\dagger$", 
                "ω": r"$\omega$", "≥": r"$\geq$"}
 
 
+def number(value: float, spec: str = ".2f") -> str:
+    """One value of a printed table: MISSING where it is undefined (NaN)."""
+    return MISSING if math.isnan(value) else format(value, spec)
+
+
 def parse_formats(text: str) -> list[str]:
     formats = [f.strip() for f in text.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
