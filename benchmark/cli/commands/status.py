@@ -1,4 +1,4 @@
-"""`gapbench status`: what a results store holds for a grid: completed, failed, running, missing."""
+"""`gapbench status`: what a results store holds for a grid: completed, failed, running (how far), missing."""
 
 from __future__ import annotations
 
@@ -7,24 +7,27 @@ from pathlib import Path
 
 from gapbench.benchmark.cell.status import COMPLETED, ENDED_BADLY, RUNNING
 from gapbench.benchmark.cli.commands.run import add_grid_arguments, grids_from_args
+from gapbench.benchmark.sweep.headway import read_headway
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("status", help="summarise a results store: completed, failed and missing runs",
+    parser = sub.add_parser("status", help="summarise a results store: completed, failed, running and missing runs",
                             description="With a preset or grid: which of its runs are completed, failed (with "
-                            "the reasons), running or missing. Without: a count of every run in the store.")
+                            "the reasons), running (with the furthest logged update, the speed and the time "
+                            "left) or missing. Without: a count of every run in the store, and the same for "
+                            "each failed or running run.")
     add_grid_arguments(parser)
     parser.set_defaults(handler=status)
 
 
 def status(args) -> int:
     from gapbench.benchmark.cell.identity import identity  # torch and Sacred: only when the command runs
+    from gapbench.benchmark.sweep.completed import runs_dir, scan
     from gapbench.benchmark.sweep.grid import expand
     from gapbench.benchmark.sweep.runner import prepare_data
-    from gapbench.benchmark.sweep.completed import scan
     from gapbench.benchmark.sweep.worker import seed_running
 
-    runs = scan(Path(args.results))
+    runs, folders = scan(Path(args.results)), runs_dir(Path(args.results))
     if args.preset is None and args.methods is None:
         counts = Counter(_state(r, args.results, seed_running) for r in runs)
         print(f"{Path(args.results) / 'runs'}: {len(runs)} runs: "
@@ -32,6 +35,9 @@ def status(args) -> int:
         for run in runs:
             if run.failure:
                 print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: {run.failure}")
+            elif run.status == RUNNING and any(seed_running(args.results, run.identity, s) for s in run.seeds):
+                print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: "
+                      f"{_headway(folders, run)}")
         return 0
     grids = grids_from_args(args)
     sources = prepare_data(grids, say=print, generate=False)  # read-only: never trains
@@ -56,10 +62,20 @@ def status(args) -> int:
                 else:
                     state = "missing"
                 totals[state] += 1
-                reasons = [f"run {r.run_id}: {r.failure}" for r in mine if r.failure]
-                print(f"{state:8s} {cell.label} seed {seed}" + (f"  ({'; '.join(reasons)})" if reasons else ""))
+                notes = [f"run {r.run_id}: {r.failure}" for r in mine if r.failure]
+                if state == "running":  # the newest RUNNING folder is the live one; older ones were killed
+                    live = max((r for r in mine if r.status == RUNNING), key=lambda r: (len(r.run_id), r.run_id),
+                               default=None)
+                    notes += [f"run {live.run_id}: {_headway(folders, live)}"] if live else []
+                print(f"{state:8s} {cell.label} seed {seed}" + (f"  ({'; '.join(notes)})" if notes else ""))
     print(", ".join(f"{totals[k]} {k}" for k in ("completed", "running", "failed", "missing")))
     return 0
+
+
+def _headway(folders: Path, run) -> str:
+    """How far a live run has got: its furthest logged update, speed and time left."""
+    headway = read_headway(folders / run.run_id, int(run.config["steps"]))
+    return headway.describe() if headway else "nothing logged yet"
 
 
 def _state(run, results, seed_running) -> str:
