@@ -29,13 +29,14 @@ def status(args) -> int:
 
     runs, folders = scan(Path(args.results)), runs_dir(Path(args.results))
     if args.preset is None and args.methods is None:
-        counts = Counter(_state(r, args.results, seed_running) for r in runs)
+        states = [_state(r, args.results, seed_running) for r in runs]
+        counts = Counter(states)
         print(f"{Path(args.results) / 'runs'}: {len(runs)} runs: "
               + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
-        for run in runs:
+        for run, state in zip(runs, states):
             if run.failure:
                 print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: {run.failure}")
-            elif run.status == RUNNING and any(seed_running(args.results, run.identity, s) for s in run.seeds):
+            elif state == RUNNING:  # _state has checked that its process is alive
                 print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: "
                       f"{_headway(folders, run)}")
         return 0
@@ -63,9 +64,8 @@ def status(args) -> int:
                     state = "missing"
                 totals[state] += 1
                 notes = [f"run {r.run_id}: {r.failure}" for r in mine if r.failure]
-                if state == "running":  # the newest RUNNING folder is the live one; older ones were killed
-                    live = max((r for r in mine if r.status == RUNNING), key=lambda r: (len(r.run_id), r.run_id),
-                               default=None)
+                if state == "running":  # the newest RUNNING folder (scan lists them oldest first) is the live one
+                    live = next((r for r in reversed(mine) if r.status == RUNNING), None)
                     notes += [f"run {live.run_id}: {_headway(folders, live)}"] if live else []
                 print(f"{state:8s} {cell.label} seed {seed}" + (f"  ({'; '.join(notes)})" if notes else ""))
     print(", ".join(f"{totals[k]} {k}" for k in ("completed", "running", "failed", "missing")))
