@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,7 +15,9 @@ import time
 from pathlib import Path
 
 import gapbench
+import torch
 from gapbench.benchmark.sweep.export import portable_run, portable_text
+
 from tests.analysis_support import SEEDS, STEPS, STORE_GAPS, STORE_METHODS, store_env
 from tests.cli_support import GAPBENCH, TINY_DATA, TINY_TRAIN, run_cli
 
@@ -143,11 +146,16 @@ def test_an_unfinished_run_travels_with_its_checkpoint_and_the_export_resumes_it
     assert (export / "checkpoints" / checkpoint.name).read_bytes() == checkpoint.read_bytes()
     assert not (export / "runs").exists() or not any((export / "runs").iterdir())
 
+    # `status` tells the seed is not done and where its checkpoint stands, the update read by hand
+    held = torch.load(export / "checkpoints" / checkpoint.name, weights_only=True)["step"]
+    told = run_cli("status", *grid, "--results", str(export), check=True).stdout
+    assert re.search(rf"missing  h2o .* seed 0  \(checkpoint at update {held}/400: `run` resumes it\)", told), told
+
     resumed = run_cli("run", *grid, "--results", str(export), check=True)
     said = resumed.stdout + resumed.stderr
     assert "resumed " in said and "from its checkpoint at update " in said, said
     step = int(said.split("from its checkpoint at update ")[1].split("/")[0])
-    assert 50 <= step < 400 and step % 50 == 0
+    assert step == held and 50 <= step < 400 and step % 50 == 0
     assert not list((export / "checkpoints").glob("*.pt"))  # a completed run deletes its checkpoint
     def only(runs: Path, name: str) -> dict:
         [doc] = [json.loads((p / name).read_text()) for p in runs.iterdir() if p.name.isdigit()]

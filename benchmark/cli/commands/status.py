@@ -14,8 +14,9 @@ def register(sub) -> None:
     parser = sub.add_parser("status", help="summarise a results store: completed, failed, running and missing runs",
                             description="With a preset or grid: which of its runs are completed, failed (with "
                             "the reasons), running (with the furthest logged update, the speed and the time "
-                            "left) or missing. Without: a count of every run in the store, and the same for "
-                            "each failed or running run.")
+                            "left) or missing (with the update its checkpoint holds, if one was stopped). "
+                            "Without: a count of every run in the store, and the same for each failed or "
+                            "running run.")
     add_grid_arguments(parser)
     parser.set_defaults(handler=status)
 
@@ -64,6 +65,8 @@ def status(args) -> int:
                     state = "missing"
                 totals[state] += 1
                 notes = [f"run {r.run_id}: {r.failure}" for r in mine if r.failure]
+                step = None if state == "running" else _checkpoint_step(args.results, key, seed)
+                notes += [] if step is None else [f"checkpoint at update {step:,}/{grid.steps:,}: `run` resumes it"]
                 if state == "running":  # the newest RUNNING folder (scan lists them oldest first) is the live one
                     live = next((r for r in reversed(mine) if r.status == RUNNING), None)
                     notes += [f"run {live.run_id}: {_headway(folders, live)}"] if live else []
@@ -76,6 +79,18 @@ def _headway(folders: Path, run) -> str:
     """How far a live run has got: its furthest logged update, speed and time left."""
     headway = read_headway(folders / run.run_id, int(run.config["steps"]))
     return headway.describe() if headway else "nothing logged yet"
+
+
+def _checkpoint_step(results, key: str, seed: int) -> int | None:
+    """The update held by a stopped run's checkpoint for this seed (a run killed, or one carried over in
+    an export), where `run` resumes it; None where there is none."""
+    import torch
+
+    for path in sorted((Path(results) / "checkpoints").glob(f"{key}-seeds*.pt")):  # named by run_name
+        if str(seed) in path.stem.removeprefix(f"{key}-seeds").split("_"):
+            # mmap: only the few bytes of its step are read, not the weights and buffers around them
+            return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
+    return None
 
 
 def _state(run, results, seed_running) -> str:
