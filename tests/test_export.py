@@ -138,6 +138,12 @@ def test_an_unfinished_run_travels_with_its_checkpoint_and_the_export_resumes_it
     os.killpg(sweep.pid, signal.SIGKILL)  # the whole machine goes: the sweep and its worker
     sweep.wait(timeout=60)
     [checkpoint] = list((store / "checkpoints").glob("*.pt"))  # 400 updates take seconds past the first 50
+    held = torch.load(checkpoint, weights_only=True)["step"]  # the update it holds, read by hand
+    # `status` of the whole store names the run whose process went, and where its checkpoint stands
+    gone = run_cli("status", "--results", str(store), check=True).stdout
+    assert "1 RUNNING but its process is gone" in gone, gone
+    assert re.search(rf"  run \d+ h2o seeds \[0\]: its process is gone; seed 0's checkpoint at update {held}/400: "
+                     r"`run` resumes it\n", gone), gone
 
     export = tmp_path / "export"
     proc = run_cli("export", str(store), "--to", str(export), check=True)
@@ -146,8 +152,7 @@ def test_an_unfinished_run_travels_with_its_checkpoint_and_the_export_resumes_it
     assert (export / "checkpoints" / checkpoint.name).read_bytes() == checkpoint.read_bytes()
     assert not (export / "runs").exists() or not any((export / "runs").iterdir())
 
-    # `status` tells the seed is not done and where its checkpoint stands, the update read by hand
-    held = torch.load(export / "checkpoints" / checkpoint.name, weights_only=True)["step"]
+    # on the export, `status` of the grid tells the seed is not done and where its checkpoint stands
     told = run_cli("status", *grid, "--results", str(export), check=True).stdout
     assert re.search(rf"missing  h2o .* seed 0  \(checkpoint at update {held}/400: `run` resumes it\)", told), told
 

@@ -9,6 +9,8 @@ from gapbench.benchmark.cell.status import COMPLETED, ENDED_BADLY, RUNNING
 from gapbench.benchmark.cli.commands.run import add_grid_arguments, grids_from_args
 from gapbench.benchmark.sweep.headway import read_headway
 
+GONE = "RUNNING but its process is gone"  # killed, or the machine rebooted: it will never finish itself
+
 
 def register(sub) -> None:
     parser = sub.add_parser("status", help="summarise a results store: completed, failed, running and missing runs",
@@ -40,6 +42,11 @@ def status(args) -> int:
             elif state == RUNNING:  # _state has checked that its process is alive
                 print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: "
                       f"{_headway(folders, run)}")
+            elif state == GONE:
+                held = [(s, _checkpoint_step(args.results, run.identity, s)) for s in run.seeds]
+                print(f"  run {run.run_id} {run.config.get('method')} seeds {list(run.seeds)}: its process is gone"
+                      + "".join(f"; seed {s}'s checkpoint at update {step:,}/{int(run.config['steps']):,}: "
+                                "`run` resumes it" for s, step in held if step is not None))
         return 0
     grids = grids_from_args(args)
     sources = prepare_data(grids, say=print, generate=False)  # read-only: never trains
@@ -97,7 +104,6 @@ def _state(run, results, seed_running) -> str:
     """A run's status as the store tells it, corrected where the store cannot know better."""
     if run.status == COMPLETED and not run.counted:
         return "COMPLETED but not counted"
-    # A RUNNING run whose process is gone (killed, machine rebooted) will never finish itself.
     if run.status == RUNNING and not any(seed_running(results, run.identity, s) for s in run.seeds):
-        return "RUNNING but its process is gone"
+        return GONE
     return run.status
