@@ -60,3 +60,10 @@ def identity(config: dict[str, Any]) -> str:
 def run_name(key: str, seeds: list[int] | tuple[int, ...]) -> str:
     """The stem of a unit's checkpoint, lock and log files: its identity and its seeds."""
     return f"{key}-seeds{'_'.join(str(s) for s in seeds)}"
+
+
+def named_seeds(key: str, stem: str) -> tuple[int, ...]:
+    """The seeds of the unit whose file stem `run_name(key, seeds)` made; () for another cell's file."""
+    prefix = run_name(key, [])
+    parts = stem.removeprefix(prefix).split("_") if stem.startswith(prefix) else []
+    return tuple(int(s) for s in parts) if parts and all(s.isdigit() for s in parts) else ()

@@ -92,10 +92,11 @@ def _checkpoint_step(results, key: str, seed: int) -> int | None:
     """The update held by a stopped run's checkpoint for this seed (a run killed, or one carried over in
     an export), where `run` resumes it; None where there is none."""
     import torch
+    from gapbench.benchmark.cell.identity import named_seeds
 
-    for path in sorted((Path(results) / "checkpoints").glob(f"{key}-seeds*.pt")):  # named by run_name
-        if str(seed) in path.stem.removeprefix(f"{key}-seeds").split("_"):
-            # mmap: only the few bytes of its step are read, not the weights and buffers around them
+    for path in sorted((Path(results) / "checkpoints").glob(f"{key}-*.pt")):
+        if seed in named_seeds(key, path.stem):
+            # mmap: the weights and buffers stay on disk; only the pickled structure around them is read
             return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
     return None
 
