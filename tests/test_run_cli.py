@@ -56,6 +56,11 @@ def test_grid_trains_each_cell_once_and_a_rerun_does_nothing(tmp_path):
     h2o = next(r for r in runs if r["config"]["method"] == "h2o")
     assert h2o["config"]["algo"]["beta"] == 0.01 and h2o["config"]["data"]["origin"] == "generated"
     assert h2o["info"]["method"]["label"] == "H2O"
+    # each run that read the data records the digest `datasets check` prints for that file
+    check = run_cli("datasets", "check", h2o["config"]["data"]["path"], check=True).stdout
+    digest = re.search(r"arrays sha256: ([0-9a-f]{64})", check).group(1)
+    assert {r["info"]["data"]["arrays_sha256"] for r in runs if r["config"]["dataset"]} == {digest}
+    assert not any("data" in r["info"] for r in runs if r["config"]["method"] == "sac")
     assert h2o["metrics"]["eval/return/seed0"]["steps"] == [0, 50]
     assert {"train/h2o/u_mean/seed0", "train/h2o/omega_std/seed0", "train/h2o/dynamics_ratio_mean/seed0",
             "train/q/bellman_real/seed0", "train/alpha/value/seed0"} <= set(h2o["metrics"])

@@ -6,9 +6,9 @@ It also runs on Sacred's own command line, e.g.
         steps=20000 'seeds=[0,1]' algo.beta=0.05 train.eval_every=2000 -F results/runs
 
 The recorded config holds the fully resolved method and training configs, the data source and
-the seeds; `info` names the method's label, role and sources for the analysis layer; metrics are
-logged per seed (`eval/return/seed3`, `train/q/loss/seed3`, ...); the result holds the final
-per-seed scores.
+the seeds; `info` names the method's label, role and sources for the analysis layer, and the digest of
+the data it trained on; metrics are logged per seed (`eval/return/seed3`, `train/q/loss/seed3`, ...);
+the result holds the final per-seed scores.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from gapbench.benchmark.cell.sacred_compat import Experiment, HostInfoGetter, ap
 from gapbench.benchmark.data import generation
 from gapbench.benchmark.host import cpu_features
 from gapbench.benchmark.training.loop import Diverged, TrainConfig, Training, train_config
+from gapbench.envs.d4rl_file import arrays_sha256, read_d4rl_arrays
 
 ex = Experiment("gapbench", additional_host_info=[HostInfoGetter(cpu_features, "cpu_features")])
 ex.captured_out_filter = apply_backspaces_and_linefeeds
@@ -84,6 +85,9 @@ def main(_run, method, task, dataset, gap, seeds, algo, train, recipe, checkpoin
     if dataset is not None:
         source = generation.ensure(generation.resolve(task, dataset, generation.Recipe(**recipe)))
         real = envs.load_d4rl(source.path, task=task, drop_timeouts=not cfg.keep_timeout_transitions)
+        # The path names a recipe, not its arrays: data made again on another CPU kind differs in its
+        # last bits, so the run records the digest `gapbench datasets check` prints for its file.
+        _run.info["data"] = {"arrays_sha256": arrays_sha256(read_d4rl_arrays(source.path))}
     stem = run_name(key, seeds)
     checkpoint, scratch = Path(checkpoint_dir) / f"{stem}.pt", Path(checkpoint_dir) / f"{stem}-artifacts"
     recorder = SacredRecorder(_run, progress_sink.get())
