@@ -31,8 +31,11 @@ EVAL_METRIC = re.compile(r"^eval/(return|normalized)/seed(\d+)$")
 
 # Leading columns of `load_runs`; the flattened config follows as `config.<key>` columns.
 # "sim_return" is the final policy's return in the simulator, for runs that measured it (train.sim_eval_gap).
+# "data" is the digest of the data file the run trained on (`info.data.arrays_sha256`); None where the run
+# read no data or did not record it (runs before 2026-12-06). A run's identity names the data's recipe, not
+# its arrays, and a recipe made again on another CPU kind gives other arrays, so a cell can pool two files.
 COLUMNS = ["run_id", "status", "counted", "method", "label", "role", "task", "dataset", "gap", "seed", "phase",
-           "step", "return", "normalized", "sim_return", "start_time", "identity"]
+           "step", "return", "normalized", "sim_return", "start_time", "identity", "data"]
 CELL = ["method", "task", "dataset", "gap"]  # a cell's columns; None (NaN) in an axis the method ignores
 
 
@@ -137,7 +140,8 @@ def _describe(record: RunRecord) -> dict[str, Any]:
         label = f"{label} {record.precision}"
     return {"run_id": record.run_id, "status": record.status, "method": name,
             "label": label, "role": method.get("role", "extra"), "task": task,
-            "dataset": dataset, "gap": gap, "start_time": record.start_time, "identity": identity(record)}
+            "dataset": dataset, "gap": gap, "start_time": record.start_time, "identity": identity(record),
+            "data": (record.info.get("data") or {}).get("arrays_sha256")}
 
 
 def _curve(record: RunRecord, seed: int) -> dict[int, dict[str, float]]:

@@ -41,6 +41,7 @@ class Cell:
     seeds: tuple[int, ...]
     scores: tuple[float, ...]
     steps: tuple[int, ...] = ()  # each seed's training budget, in updates (one value: a cell counts one config)
+    data: tuple[str | None, ...] = ()  # each seed's data digest (None: not recorded); see runs.COLUMNS
 
     @property
     def n(self) -> int:
@@ -98,7 +99,7 @@ class Table:
         if self.show_ci:
             notes.append(f"[low, high]: the 95% confidence interval of the mean, percentile bootstrap over seeds "
                          f"({CI_RESAMPLES:,} resamples).")
-        missing, short, where_by_budget = [], [], {}
+        missing, short, pooled, where_by_budget = [], [], [], {}
         for row, cells in zip(self.rows, self.cells):
             for label, cell in zip(self.labels, cells):
                 where = f"{label} on {' / '.join(row)}" if any(self.row_header) else label
@@ -108,12 +109,17 @@ class Table:
                     short.append((where, cell.n))
                 for steps in sorted(set(cell.steps)):
                     where_by_budget.setdefault(steps, []).append(where)
+                if len(set(cell.data)) > 1:
+                    pooled.append(f"{where}: {_data_groups(cell)}")
         if missing:
             notes.append(f"–: no completed run; {sum(n for _, n in missing)} seeds missing: "
                          + "; ".join(f"{w} ({n})" for w, n in missing) + ".")
         if short:
             notes.append(f"†: fewer than the expected {self.expected_seeds} seeds: "
                          + "; ".join(f"{w} ({n} seed{'s' if n > 1 else ''})" for w, n in short) + ".")
+        if pooled:
+            notes.append("Data: these cells pool seeds trained on different data files of one recipe (by the "
+                         "digest each run recorded): " + "; ".join(pooled) + ".")
         return notes + _budget_note(where_by_budget) + list(self.notes)
 
     def to_frame(self) -> pd.DataFrame:
@@ -143,6 +149,15 @@ def _budget_note(where_by_budget: Mapping[int, list[str]]) -> list[str]:
     others = "; ".join(f"{steps:,} for {', '.join(where)}" for steps, where in sorted(where_by_budget.items())
                        if steps != common)
     return [f"Budget: {common:,} updates per run, except {others}."]
+
+
+def _data_groups(cell: Cell) -> str:
+    """A cell's seeds by data digest: "2f8d4efb072fdb11 (seeds 12, 13), not recorded (seeds 0, 1)"."""
+    by_data: dict[str | None, list[int]] = {}
+    for seed, digest in zip(cell.seeds, cell.data):
+        by_data.setdefault(digest, []).append(seed)
+    return ", ".join(f"{digest[:16] if digest else 'not recorded'} (seed{'s' * (len(seeds) > 1)} "
+                     f"{', '.join(map(str, seeds))})" for digest, seeds in by_data.items())
 
 
 def bold_rule(means: pd.Series, stds: pd.Series) -> pd.Series:
@@ -248,8 +263,9 @@ def max_seeds(final: pd.DataFrame) -> int:
 def score_cell(final: pd.DataFrame, method: str, task: str, dataset: str | None, gap: str | None, metric: str) -> Cell:
     """One method's final scores in one (task, dataset, gap) row, by seed: a table cell, or a side of a comparison."""
     rows = final[(final["method"] == method) & in_row(final, task, dataset, gap)].sort_values("seed")
+    data = rows["data"] if "data" in rows else pd.Series(None, index=rows.index)
     return Cell(tuple(int(s) for s in rows["seed"]), tuple(float(x) for x in rows[metric]),
-                tuple(int(s) for s in rows["step"]))
+                tuple(int(s) for s in rows["step"]), tuple(d if isinstance(d, str) else None for d in data))
 
 
 def _algo_config(final: pd.DataFrame, method: str, task: str, dataset: str, gap: str) -> dict[str, Any]:

@@ -139,6 +139,22 @@ def test_a_table_whose_cells_ran_at_different_budgets_names_every_exception():
     assert notes == ["Budget: 100 updates per run, except 50 for DARC on Medium Replay / Gravity 2.0."]
 
 
+def test_a_cell_pooling_seeds_of_two_data_files_says_which_seed_trained_on_which():
+    """One recipe made on two CPU kinds gives two files; a cell pooling them must say so, seed by seed."""
+    intel, epyc = "2f8d4efb072fdb11" + "0" * 48, "3098a93ed1c17265" + "1" * 48
+    data = {("h2o", 0): epyc, ("h2o", 1): None, ("h2o", 2): intel, ("darc", 0): intel, ("darc", 1): intel}
+    final = pd.DataFrame([
+        {"method": m, "label": m.upper(), "role": "baseline", "task": "t", "dataset": "medium", "gap": "gravity:2.0",
+         "seed": s, "step": 100, "return": 1.0, "normalized": 0.1, "data": digest}
+        for (m, s), digest in data.items()])
+    notes = [n for n in table1(final).footnotes() if n.startswith("Data")]
+    assert notes == ["Data: these cells pool seeds trained on different data files of one recipe (by the digest "
+                     "each run recorded): H2O on Medium / Gravity 2.0: 3098a93ed1c17265 (seed 0), not recorded "
+                     "(seed 1), 2f8d4efb072fdb11 (seed 2)."]
+    one_file = final.assign(data=intel)
+    assert not [n for n in table1(one_file).footnotes() if n.startswith("Data")]
+
+
 def test_table2_switch_rows_come_from_the_recorded_configs(tables):
     out, _ = tables
     lines = [line for line in (out / "table2.md").read_text().splitlines() if line.startswith("|")]
