@@ -67,6 +67,9 @@ def register(sub) -> None:
     compare.add_argument("--min-seeds", type=int, default=2, metavar="N",
                          help="read a pair only when both sides have at least N seeds (default 2, the fewest a "
                          "standard deviation needs)")
+    compare.add_argument("--seeds", metavar="S,S,...",
+                         help="read only these seeds of each compared cell, e.g. a study's own seeds 12,13,14 "
+                         "(default: every seed the cell counts)")
     compare.add_argument("--per-seed", action="store_true",
                          help="also print each compared method's seeds in the cell: the run that counts, its return "
                          "at every evaluation and its final return and normalised score")
@@ -169,17 +172,20 @@ def plots_command(args: argparse.Namespace) -> int:
 
 def compare_command(args: argparse.Namespace) -> int:
     from gapbench.analysis import per_seed
-    from gapbench.analysis.compare import budgets, compare, markdown, welch_available
+    from gapbench.analysis.compare import budgets, compare, data_files, markdown, welch_available
     from gapbench.analysis.layout import methods_table
     from gapbench.analysis.runs import final_scores, load_runs
 
     frame = load_runs(args.results)
     final = final_scores(frame)
     _require_scores(final, args.results)
-    where, readings = compare(final, args.methods, args.task, args.dataset, args.gap, args.metric, args.min_seeds)
+    seeds = _seed_list(args.seeds) if args.seeds is not None else None
+    where, readings = compare(final, args.methods, args.task, args.dataset, args.gap, args.metric, args.min_seeds,
+                              seeds)
     print(markdown(where, readings, args.metric))
     if args.per_seed:
         rows = per_seed.seed_rows(frame, args.methods, where.task, where.dataset, where.gap)
+        rows = rows if seeds is None else rows[rows["seed"].isin(seeds)]
         print("\n" + per_seed.markdown(rows, methods_table(final)["label"]))
     if not welch_available():
         _note("Welch's test is not shown (–): it needs scipy, from the stats extra (pip install 'gapbench[stats]')")
@@ -191,7 +197,21 @@ def compare_command(args: argparse.Namespace) -> int:
     if len(trained) > 1:
         _note(f"the compared cells were trained for different budgets ({', '.join(f'{s:,}' for s in trained)} "
               "updates), so a reading compares budgets as well as methods")
+    files = data_files(readings)
+    if len(files) > 1:
+        _note(f"the compared seeds trained on different data files of one recipe ({', '.join(files)}, by the "
+              "digest each run recorded), so a reading compares data as well as methods")
     return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise AnalysisError(f"--seeds must be comma-separated non-negative integers, got {text!r}") from None
+    if any(s < 0 for s in seeds):
+        raise AnalysisError(f"--seeds must be comma-separated non-negative integers, got {text!r}")
+    return seeds
 
 
 def _store_arguments(parser: argparse.ArgumentParser, what: str) -> None:

@@ -94,9 +94,11 @@ class Where:
 
 
 def compare(final: pd.DataFrame, methods: list[str], task: str | None = None, dataset: str | None = None,
-            gap: str | None = None, metric: str = "normalized", min_seeds: int = 2) -> tuple[Where, list[Reading]]:
+            gap: str | None = None, metric: str = "normalized", min_seeds: int = 2,
+            seeds: list[int] | None = None) -> tuple[Where, list[Reading]]:
     """The first method against each of the others, in one (task, dataset, gap) cell of a store's final
-    scores. An axis left out is the compared methods' only value of it, or an error naming the choices."""
+    scores. An axis left out is the compared methods' only value of it, or an error naming the choices.
+    `seeds` reads only those seeds of each cell (a study's own, where the cell pools several studies)."""
     check_metric(metric)
     if min_seeds < 2:
         raise AnalysisError(f"--min-seeds must be at least 2 (a standard deviation needs two seeds), got {min_seeds}")
@@ -121,6 +123,12 @@ def compare(final: pd.DataFrame, methods: list[str], task: str | None = None, da
             elsewhere = sorted({cell_text(tuple(None if pd.isna(v) else v for v in row))
                                 for row in rows.itertuples(index=False)})
             raise AnalysisError(f"{method} has no COMPLETED run in {where}; it has runs in: {'; '.join(elsewhere)}")
+        if seeds is not None:
+            kept = [i for i, s in enumerate(cells[method].seeds) if s in seeds]
+            if not kept:
+                raise AnalysisError(f"{method} has no COMPLETED run of seeds {', '.join(map(str, seeds))} in {where}; "
+                                    f"its seeds there: {', '.join(map(str, cells[method].seeds))}")
+            cells[method] = cells[method].subset(kept)
     first, *others = methods
     label = table["label"]
     return where, [Reading(label[first], label[m], cells[first], cells[m], min_seeds) for m in others]
@@ -134,6 +142,12 @@ def welch_available() -> bool:
 def budgets(readings: list[Reading]) -> set[int]:
     """The training budgets (updates per run) among the compared cells: more than one is worth a warning."""
     return {s for r in readings for c in (r.cell_a, r.cell_b) for s in c.steps}
+
+
+def data_files(readings: list[Reading]) -> list[str]:
+    """The data digests (first 16 hex digits; "not recorded" for runs without one) of the compared seeds."""
+    digests = {d for r in readings for c in (r.cell_a, r.cell_b) for d in c.data}
+    return sorted(d[:16] if d else "not recorded" for d in digests)
 
 
 def markdown(where: Where, readings: list[Reading], metric: str) -> str:

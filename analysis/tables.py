@@ -56,6 +56,12 @@ class Cell:
         """The sample standard deviation (n - 1); undefined (NaN) for a single seed."""
         return float(np.std(self.scores, ddof=1)) if self.n > 1 else math.nan
 
+    def subset(self, index: list[int]) -> Cell:
+        """The cell with only the seeds at these positions."""
+        def pick(values: tuple) -> tuple:
+            return tuple(values[i] for i in index) if values else ()
+        return Cell(pick(self.seeds), pick(self.scores), pick(self.steps), pick(self.data))
+
     def ci95(self) -> tuple[float, float]:
         """The 95% percentile-bootstrap confidence interval of the mean over seeds; NaN for one seed."""
         if self.n < 2:

@@ -133,3 +133,26 @@ def test_compare_explains_what_it_cannot_read(results_store):
     short = run_cli("compare", "h2o", "darc", *common, "--gap", "gravity:2.0", "--min-seeds", "3", check=True)
     assert table_rows(short.stdout)["DARC"][6] == NOT_READ
     assert "H2O against DARC is not read: 2 seed(s)" in short.stderr
+
+
+def test_seeds_reads_only_the_named_seeds_of_each_cell(results_store):
+    """A study whose cell pools other studies' seeds reads its own: --seeds keeps those, on both sides."""
+    common = ["--results", str(results_store), "--dataset", "medium-replay", "--gap", "gravity:2.0"]
+    h2o = hand_scores(results_store, "h2o", "medium-replay", "gravity:2.0", "final_normalized")
+    sac = hand_scores(results_store, "sac", None, "gravity:2.0", "final_normalized")
+    one = run_cli("compare", "h2o", "sac", *common, "--seeds", "1", check=True)
+    row = table_rows(one.stdout)["SAC(sim)"]
+    assert (row[2], row[3], row[6]) == (f"{h2o[1]:.2f} ± – (1)", f"{sac[1]:.2f} ± – (1)", NOT_READ)
+    assert (row[4]) == f"{h2o[1] - sac[1]:+.2f}"
+    both = run_cli("compare", "h2o", "sac", *common, "--seeds", "1,0", "--per-seed", check=True)
+    assert both.stdout == run_cli("compare", "h2o", "sac", *common, "--per-seed", check=True).stdout
+    absent = run_cli("compare", "h2o", "sac", *common, "--seeds", "7,8")
+    assert absent.returncode == 2 and "h2o has no COMPLETED run of seeds 7, 8" in absent.stderr
+    assert "its seeds there: 0, 1" in absent.stderr
+    for bad in ("a,1", "-1"):
+        wrong = run_cli("compare", "h2o", "sac", *common, "--seeds", bad)
+        assert wrong.returncode == 2 and "--seeds must be comma-separated non-negative integers" in wrong.stderr
+    per_seed = run_cli("compare", "h2o", "sac", *common, "--seeds", "0", "--per-seed", check=True).stdout
+    seeds_listed = {line.split("|")[2].strip() for line in per_seed.split("per seed")[1].splitlines()
+                    if line.startswith("| ") and "---" not in line} - {"seed"}
+    assert seeds_listed == {"0"}
