@@ -148,9 +148,9 @@ def test_a_cell_pooling_seeds_of_two_data_files_says_which_seed_trained_on_which
          "seed": s, "step": 100, "return": 1.0, "normalized": 0.1, "data": digest}
         for (m, s), digest in data.items()])
     notes = [n for n in table1(final).footnotes() if n.startswith("Data")]
-    assert notes == ["Data: these cells pool seeds trained on different data files of one recipe (by the digest "
-                     "each run recorded): H2O on Medium / Gravity 2.0: 3098a93ed1c17265 (seed 0), not recorded "
-                     "(seed 1), 2f8d4efb072fdb11 (seed 2)."]
+    assert notes == [("Data: these cells pool seeds trained on different data files of one recipe (by the digest "
+                      "each run recorded): H2O on Medium / Gravity 2.0: 3098a93ed1c17265 (seed 0), not recorded "
+                      "(seed 1), 2f8d4efb072fdb11 (seed 2).")]
     one_file = final.assign(data=intel)
     assert not [n for n in table1(one_file).footnotes() if n.startswith("Data")]
 
