@@ -205,13 +205,10 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def _seed_list(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise AnalysisError(f"--seeds must be comma-separated non-negative integers, got {text!r}") from None
-    if any(s < 0 for s in seeds):
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
         raise AnalysisError(f"--seeds must be comma-separated non-negative integers, got {text!r}")
-    return seeds
+    return [int(part) for part in parts]
 
 
 def _store_arguments(parser: argparse.ArgumentParser, what: str) -> None:

@@ -143,7 +143,7 @@ def test_seeds_reads_only_the_named_seeds_of_each_cell(results_store):
     one = run_cli("compare", "h2o", "sac", *common, "--seeds", "1", check=True)
     row = table_rows(one.stdout)["SAC(sim)"]
     assert (row[2], row[3], row[6]) == (f"{h2o[1]:.2f} ± – (1)", f"{sac[1]:.2f} ± – (1)", NOT_READ)
-    assert (row[4]) == f"{h2o[1] - sac[1]:+.2f}"
+    assert row[4] == f"{h2o[1] - sac[1]:+.2f}"
     both = run_cli("compare", "h2o", "sac", *common, "--seeds", "1,0", "--per-seed", check=True)
     assert both.stdout == run_cli("compare", "h2o", "sac", *common, "--per-seed", check=True).stdout
     absent = run_cli("compare", "h2o", "sac", *common, "--seeds", "7,8")
