@@ -105,7 +105,7 @@ class Table:
         if self.show_ci:
             notes.append(f"[low, high]: the 95% confidence interval of the mean, percentile bootstrap over seeds "
                          f"({CI_RESAMPLES:,} resamples).")
-        missing, short, pooled, where_by_budget = [], [], [], {}
+        missing, short, pooled, where_by_budget = [], [], {}, {}
         for row, cells in zip(self.rows, self.cells):
             for label, cell in zip(self.labels, cells):
                 where = f"{label} on {' / '.join(row)}" if any(self.row_header) else label
@@ -115,8 +115,9 @@ class Table:
                     short.append((where, cell.n))
                 for steps in sorted(set(cell.steps)):
                     where_by_budget.setdefault(steps, []).append(where)
-                if len(set(cell.data)) > 1:
-                    pooled.append(f"{where}: {_data_groups(cell)}")
+                if len(set(cell.data)) > 1:  # one entry per column and grouping: a method that ignores the
+                    rows_of = pooled.setdefault((label, _data_groups(cell)), [])  # gap fills every gap's row
+                    rows_of.append(" / ".join(row))
         if missing:
             notes.append(f"–: no completed run; {sum(n for _, n in missing)} seeds missing: "
                          + "; ".join(f"{w} ({n})" for w, n in missing) + ".")
@@ -125,7 +126,9 @@ class Table:
                          + "; ".join(f"{w} ({n} seed{'s' if n > 1 else ''})" for w, n in short) + ".")
         if pooled:
             notes.append("Data: these cells pool seeds trained on different data files of one recipe (by the "
-                         "digest each run recorded): " + "; ".join(pooled) + ".")
+                         "digest each run recorded): "
+                         + "; ".join(f"{label}" + (f" on {', '.join(rows)}" if any(self.row_header) else "")
+                                     + f": {groups}" for (label, groups), rows in pooled.items()) + ".")
         return notes + _budget_note(where_by_budget) + list(self.notes)
 
     def to_frame(self) -> pd.DataFrame:

@@ -153,6 +153,15 @@ def test_a_cell_pooling_seeds_of_two_data_files_says_which_seed_trained_on_which
                       "(seed 1), 2f8d4efb072fdb11 (seed 2).")]
     one_file = final.assign(data=intel)
     assert not [n for n in table1(one_file).footnotes() if n.startswith("Data")]
+    # a method that ignores the gap fills every gap's row: its pooling is named once, with its rows
+    cql = pd.DataFrame([{"method": "cql", "label": "CQL", "role": "baseline", "task": "t", "dataset": "medium",
+                         "gap": None, "seed": s, "step": 100, "return": 1.0, "normalized": 0.1, "data": d}
+                        for s, d in ((0, None), (1, intel))])
+    other_gap = one_file.assign(gap="friction:0.3")
+    notes = [n for n in table1(pd.concat([one_file, other_gap, cql])).footnotes() if n.startswith("Data")]
+    assert notes == [("Data: these cells pool seeds trained on different data files of one recipe (by the digest "
+                      "each run recorded): CQL on Medium / Gravity 2.0, Medium / Friction 0.3: not recorded "
+                      "(seed 0), 2f8d4efb072fdb11 (seed 1).")]
 
 
 def test_table2_switch_rows_come_from_the_recorded_configs(tables):
