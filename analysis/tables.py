@@ -127,7 +127,7 @@ class Table:
         if pooled:
             notes.append("Data: these cells pool seeds trained on different data files of one recipe (by the "
                          "digest each run recorded): "
-                         + "; ".join(f"{label}" + (f" on {', '.join(rows)}" if any(self.row_header) else "")
+                         + "; ".join(label + (f" on {', '.join(rows)}" if any(self.row_header) else "")
                                      + f": {groups}" for (label, groups), rows in pooled.items()) + ".")
         return notes + _budget_note(where_by_budget) + list(self.notes)
 
