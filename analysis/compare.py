@@ -25,7 +25,7 @@ from gapbench.analysis.errors import AnalysisError
 from gapbench.analysis.layout import dataset_name, gap_name, methods_table
 from gapbench.analysis.render import MISSING, number
 from gapbench.analysis.runs import cell_text
-from gapbench.analysis.tables import METRIC_NAMES, Cell, check_metric, score_cell
+from gapbench.analysis.tables import METRIC_NAMES, Cell, check_metric, data_name, score_cell
 
 BAND_STANDARD_ERRORS = 2.0  # the rule's band, in standard errors of the difference of the means
 LEVEL, NOT_READ = "level within seed noise", "not read"
@@ -124,11 +124,12 @@ def compare(final: pd.DataFrame, methods: list[str], task: str | None = None, da
                                 for row in rows.itertuples(index=False)})
             raise AnalysisError(f"{method} has no COMPLETED run in {where}; it has runs in: {'; '.join(elsewhere)}")
         if seeds is not None:
-            kept = [i for i, s in enumerate(cells[method].seeds) if s in seeds]
-            if not kept:
+            everyone = cells[method]
+            cells[method] = score_cell(mine[mine["seed"].isin(seeds)], method, where.task, where.dataset, where.gap,
+                                       metric)
+            if cells[method].n == 0:
                 raise AnalysisError(f"{method} has no COMPLETED run of seeds {', '.join(map(str, seeds))} in {where}; "
-                                    f"its seeds there: {', '.join(map(str, cells[method].seeds))}")
-            cells[method] = cells[method].subset(kept)
+                                    f"its seeds there: {', '.join(map(str, everyone.seeds))}")
     first, *others = methods
     label = table["label"]
     return where, [Reading(label[first], label[m], cells[first], cells[m], min_seeds) for m in others]
@@ -146,8 +147,7 @@ def budgets(readings: list[Reading]) -> set[int]:
 
 def data_files(readings: list[Reading]) -> list[str]:
     """The data digests (first 16 hex digits; "not recorded" for runs without one) of the compared seeds."""
-    digests = {d for r in readings for c in (r.cell_a, r.cell_b) for d in c.data}
-    return sorted(d[:16] if d else "not recorded" for d in digests)
+    return sorted({data_name(d) for r in readings for c in (r.cell_a, r.cell_b) for d in c.data})
 
 
 def markdown(where: Where, readings: list[Reading], metric: str) -> str:

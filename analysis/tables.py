@@ -56,12 +56,6 @@ class Cell:
         """The sample standard deviation (n - 1); undefined (NaN) for a single seed."""
         return float(np.std(self.scores, ddof=1)) if self.n > 1 else math.nan
 
-    def subset(self, index: list[int]) -> Cell:
-        """The cell with only the seeds at these positions."""
-        def pick(values: tuple) -> tuple:
-            return tuple(values[i] for i in index) if values else ()
-        return Cell(pick(self.seeds), pick(self.scores), pick(self.steps), pick(self.data))
-
     def ci95(self) -> tuple[float, float]:
         """The 95% percentile-bootstrap confidence interval of the mean over seeds; NaN for one seed."""
         if self.n < 2:
@@ -165,8 +159,13 @@ def _data_groups(cell: Cell) -> str:
     by_data: dict[str | None, list[int]] = {}
     for seed, digest in zip(cell.seeds, cell.data):
         by_data.setdefault(digest, []).append(seed)
-    return ", ".join(f"{digest[:16] if digest else 'not recorded'} (seed{'s' * (len(seeds) > 1)} "
-                     f"{', '.join(map(str, seeds))})" for digest, seeds in by_data.items())
+    return ", ".join(f"{data_name(digest)} (seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))})"
+                     for digest, seeds in by_data.items())
+
+
+def data_name(digest: str | None) -> str:
+    """A data digest as tables and comparisons print it: its first 16 hex digits, as the studies name data."""
+    return digest[:16] if digest else "not recorded"
 
 
 def bold_rule(means: pd.Series, stds: pd.Series) -> pd.Series:
