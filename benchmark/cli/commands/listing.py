@@ -67,7 +67,7 @@ def list_presets() -> int:
 
 
 def precision_advice() -> str:
-    """What precision to run the presets in, on this CPU (issue 16's checks, results/reference/halfcheetah, studies 5-8)."""
+    """What precision to run the presets in, on this CPU (issue 16's checks, results/reference/halfcheetah, studies 5-9)."""
     from gapbench.benchmark.host import cpu_features, native_bf16
 
     native = native_bf16(cpu_features())
@@ -75,10 +75,10 @@ def precision_advice() -> str:
             "This CPU has neither AMX nor AVX512_BF16: bf16 is emulated, over 10x slower, so keep fp32 here.")
     return "\n".join([
         "Precision: fp32 by default. bf16 (--with precision=bf16) learned like fp32 within seed noise in every",
-        "check so far (results/reference/halfcheetah, studies 5-8: CQL on halfcheetah-medium, 50k updates; in",
-        "study 8, with the critic layout and Q head bf16 now uses, six seeds a side, 41.39 +- 0.26 in bf16 against",
-        "41.56 +- 0.19 in fp32; on an AVX512_BF16 CPU, not yet on AMX), and CQL runs 2-2.6x as fast in bf16 where",
-        "the CPU computes it natively (AMX, AVX512_BF16).",
+        "check so far (results/reference/halfcheetah, studies 5-9: CQL on halfcheetah-medium, 50k updates; on an",
+        "AVX512_BF16 CPU, six seeds a side, 41.39 +- 0.26 in bf16 against 41.56 +- 0.19 in fp32 (study 8); on an",
+        "AMX CPU, three a side, 41.65 +- 0.20 against 40.22 +- 1.35 (study 9)), and CQL runs 2-2.6x as fast in",
+        "bf16 where the CPU computes it natively (AMX, AVX512_BF16).",
         here,
         "A bf16 run is its own method in tables (e.g. 'CQL(real) bf16'), never pooled with fp32."])
 
