@@ -31,11 +31,13 @@ EVAL_METRIC = re.compile(r"^eval/(return|normalized)/seed(\d+)$")
 
 # Leading columns of `load_runs`; the flattened config follows as `config.<key>` columns.
 # "sim_return" is the final policy's return in the simulator, for runs that measured it (train.sim_eval_gap).
+# "worst_episode" is the lowest of the final evaluation's episode returns (a mean of 20 can hide one fallen
+# episode); NaN for runs before 2026-12-06, which stored only the mean.
 # "data" is the digest of the data file the run trained on (`info.data.arrays_sha256`); None where the run
 # read no data or did not record it (runs before 2026-12-06). A run's identity names the data's recipe, not
 # its arrays, and a recipe made again on another CPU kind gives other arrays, so a cell can pool two files.
 COLUMNS = ["run_id", "status", "counted", "method", "label", "role", "task", "dataset", "gap", "seed", "phase",
-           "step", "return", "normalized", "sim_return", "start_time", "identity", "data"]
+           "step", "return", "normalized", "sim_return", "worst_episode", "start_time", "identity", "data"]
 CELL = ["method", "task", "dataset", "gap"]  # a cell's columns; None (NaN) in an axis the method ignores
 
 
@@ -60,11 +62,13 @@ def load_runs(source: str | Path | Store) -> pd.DataFrame:
             if record.result is not None:
                 i = record.result["seeds"].index(seed)
                 sim = record.result.get("final_sim_return")
+                episodes = record.result.get("final_episode_returns")
                 rows.append({**base, "counted": is_counted, "seed": seed, "phase": "final",
                              "step": record.result.get("steps", record.config.get("steps")),
                              "return": float(record.result["final_return"][i]),
                              "normalized": float(record.result["final_normalized"][i]),
-                             "sim_return": float(sim[i]) if sim is not None else float("nan")})
+                             "sim_return": float(sim[i]) if sim is not None else float("nan"),
+                             "worst_episode": float(min(episodes[i])) if episodes is not None else float("nan")})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["start_time"] = pd.to_datetime(frame["start_time"])
     if not store.records:

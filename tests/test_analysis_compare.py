@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import statistics
 
 import pytest
 from scipy import stats
 
 from gapbench.analysis.compare import LEVEL, NOT_READ, Reading
+from gapbench.analysis.render import MISSING
 from gapbench.analysis.tables import Cell
 from tests.analysis_support import hand_scores, run_folders
 from tests.cli_support import run_cli
@@ -111,13 +113,36 @@ def test_per_seed_lists_each_seed_s_run_curve_and_final_score_as_the_run_folders
             for i, seed in enumerate(result["seeds"]):
                 curve = metrics[f"eval/return/seed{seed}"]
                 steps.add(tuple(curve["steps"]))
+                episodes = result["final_episode_returns"][i]  # the final score is these episodes' mean
+                assert len(episodes) == result["final_episodes"]
+                assert statistics.mean(episodes) == pytest.approx(result["final_return"][i], rel=1e-9, abs=1e-9)
                 mine.append([label, str(seed), run_id, *(str(round(v)) for v in curve["values"]),
-                             str(round(result["final_return"][i])), f"{result['final_normalized'][i]:.2f}"])
+                             str(round(result["final_return"][i])), f"{result['final_normalized'][i]:.2f}",
+                             str(round(min(episodes)))])
         assert len(mine) == 2
         expected += sorted(mine, key=lambda row: int(row[1]))
     (evaluated,) = steps  # every run evaluated at the same steps, under 1000 updates: named as they are
-    assert header == ["method", "seed", "run", *map(str, evaluated), "final return", "final normalised"]
+    assert header == ["method", "seed", "run", *map(str, evaluated), "final return", "final normalised",
+                      "worst final episode"]
     assert body == expected
+
+
+def test_per_seed_marks_the_worst_episode_missing_for_a_run_that_stored_only_the_mean(results_store, tmp_path):
+    store = tmp_path / "results"  # runs before 2026-12-06 stored the final mean only
+    shutil.copytree(results_store, store)
+    (h2o_run,) = [run_id for run_id, doc in run_folders(store).items()
+                  if (doc["config"]["method"], doc["config"]["dataset"], doc["config"]["gap"])
+                  == ("h2o", "medium-replay", "gravity:2.0")]
+    path = store / "runs" / h2o_run / "run.json"
+    doc = json.loads(path.read_text())
+    del doc["result"]["final_episode_returns"]
+    path.write_text(json.dumps(doc))
+    proc = run_cli("compare", "h2o", "sac", "--results", str(store), "--dataset", "medium-replay",
+                   "--gap", "gravity:2.0", "--per-seed", check=True)
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in proc.stdout.split("per seed")[1].splitlines() if line.startswith("| ")][1:]
+    assert [row[-1] == MISSING for row in rows] == [True, True, False, False]  # H2O's two seeds, then SAC's
+    assert all(row[-2] != MISSING for row in rows)  # the final score itself is still read
 
 
 def test_compare_explains_what_it_cannot_read(results_store):

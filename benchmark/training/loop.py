@@ -225,8 +225,9 @@ class Training:
         return self.final_evaluation()
 
     def final_evaluation(self) -> dict[str, Any]:
-        """The final scores; the first real episode of each seed step by step (artifact
-        final_episode.npz); and with `sim_eval_gap`, the same episodes' returns in that simulator."""
+        """The final scores, and each of their episodes' returns (a mean can hide one fallen episode);
+        the first real episode of each seed step by step (artifact final_episode.npz); and with
+        `sim_eval_gap`, the same episodes' returns in that simulator."""
         cfg = self.cfg
         seed = cfg.eval_seed + 100_000
         final = Evaluator(self.task.name, len(self.seeds), cfg.final_eval_episodes, seed, cfg.device).run(self.agent)
@@ -237,6 +238,7 @@ class Training:
         self._write_artifact("final_episode.npz", self.episode_arrays(final))
         result = {"seeds": self.seeds, "final_return": [float(r) for r in returns],
                   "final_normalized": [float(n) for n in normalized], "final_episodes": cfg.final_eval_episodes,
+                  "final_episode_returns": [[float(r) for r in member] for member in final.returns],
                   "steps": self.step}
         if cfg.sim_eval_gap:
             gap = envs.parse_gap(cfg.sim_eval_gap)
