@@ -77,7 +77,7 @@ def precision_advice() -> str:
         "Precision: fp32 by default. bf16 (--with precision=bf16) learned like fp32 within seed noise in every",
         "check so far (results/reference/halfcheetah, studies 5-9: CQL on halfcheetah-medium, 50k updates; on an",
         "AVX512_BF16 CPU, six seeds a side, 41.39 +- 0.26 in bf16 against 41.56 +- 0.19 in fp32 (study 8); on an",
-        "AMX CPU, three a side, 41.65 +- 0.20 against 40.22 +- 1.35 (study 9)), and CQL runs 2-2.6x as fast in",
+        "AMX CPU, three a side, 41.65 +- 0.20 against 40.22 +- 1.35 (study 9)), and CQL runs 1.9-2.6x as fast in",
         "bf16 where the CPU computes it natively (AMX, AVX512_BF16).",
         here,
         "A bf16 run is its own method in tables (e.g. 'CQL(real) bf16'), never pooled with fp32."])
